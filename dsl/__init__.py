@@ -1,0 +1,16 @@
+"""agentpolicy: declarative cost, latency and quality policies for LLM agents, evaluated offline.
+
+The package is a pipeline of stages, one module each:
+
+- ``syntax``: policy text → syntax tree (``nodes``), using the lark grammar in ``grammar/``;
+- ``units``: the one pint registry; quantities → exact magnitudes in canonical units;
+- ``inputs``: pipeline, price and eval TOML files → validated models (pydantic);
+- ``compiler``: syntax tree + inputs → checked levers, requires and warnings;
+- ``engine``: levers applied to the pipeline → per-call token buckets, cost, latency, quality;
+- ``report``: an evaluation → a table (rich), JSON or markdown;
+- ``cli``: the ``agentpolicy`` command.
+
+Money is ``Decimal`` from the price table to the report; nothing is rounded along the way.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""``python -m agentpolicy``: the same as the ``agentpolicy`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""Problems found in a policy or a data file in, located diagnostics with a human face out.
+
+Every problem the tool reports is a :class:`Diagnostic`: a stable code, a severity, a message, the
+file, line and column it points at, and an optional hint such as a near name.  Errors stop the
+command with exit code 2; warnings are reported beside the result.  :class:`PolicyError` carries
+one or more error diagnostics up to the command line, which renders them on stderr.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Every diagnostic code with its one-line meaning; docs/diagnostics.md explains each.
+CODES = {
+    "E100": "the policy is not valid text",
+    "E101": "unexpected character",
+    "E102": "unexpected word or symbol",
+    "E103": "the policy ends in the middle of a statement",
+    "E200": "unknown unit",
+    "E201": "unit mismatch",
+    "E202": "value out of range",
+    "E210": "unknown step field",
+    "E211": "unknown model",
+    "E212": "unknown step",
+    "E213": "value not allowed for this step field",
+    "E214": "comparison not allowed for this step field",
+    "E220": "header statement given twice",
+    "E221": "required header statement missing",
+    "E300": "file cannot be read",
+    "E301": "data file is not valid TOML",
+    "E302": "data file has a wrong or missing value",
+    "E303": "data file has an unknown key",
+    "W100": "rule matches no step",
+    "W101": "rule is shadowed by earlier rules",
+    "W102": "prefix is below the model's minimum cacheable size",
+    "W103": "a step that is not deferrable is batched",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """A point in a source file: 1-based line and column, and how many columns to underline."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+    width: int = 1
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.path}:{self.line}:{self.column}"
+        return self.path
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One located problem, with the facts a test can assert on and a message a person reads."""
+
+    code: str
+    message: str
+    location: Location
+    severity: str = "error"
+    hint: str | None = None
+    source_line: str | None = field(default=None, compare=False)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def render(self) -> str:
+        """The diagnostic as text: header, location, the source line with a caret, and hint."""
+        lines = [f"{self.severity}[{self.code}]: {self.message}", f"  --> {self.location}"]
+        if self.source_line is not None and self.location.line:
+            gutter = " " * len(str(self.location.line))
+            caret = " " * (self.location.column - 1) + "^" * max(1, self.location.width)
+            lines += [
+                f"{gutter} |",
+                f"{self.location.line} | {self.source_line}",
+                f"{gutter} | {caret}",
+            ]
+        if self.hint:
+            lines.append(f"  = help: {self.hint}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.location.path,
+            "line": self.location.line,
+            "column": self.location.column,
+            "hint": self.hint,
+        }
+
+
+class PolicyError(ValueError):
+    """The input is wrong: carries the error diagnostics that explain why."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+
+class Source:
+    """The text of one file, for turning offsets into locations and quoting lines."""
+
+    def __init__(self, path: str | Path, text: str) -> None:
+        self.path = str(path)
+        self.text = text
+        self.lines = text.splitlines()
+
+    def line_text(self, line: int) -> str | None:
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else None
+
+    def diagnostic(
+        self,
+        code: str,
+        message: str,
+        line: int = 0,
+        column: int = 0,
+        *,
+        width: int = 1,
+        severity: str = "error",
+        hint: str | None = None,
+    ) -> Diagnostic:
+        """A diagnostic at ``line:column`` of this file, quoting that line."""
+        return Diagnostic(
+            code=code,
+            message=message,
+            location=Location(self.path, line, column, width),
+            severity=severity,
+            hint=hint,
+            source_line=self.line_text(line),
+        )
+
+
+def near_names(word: str, candidates: Iterable[str]) -> list[str]:
+    """The candidates close enough to ``word`` to be what the user meant, best first."""
+    candidates = list(candidates)
+    folded = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(word.lower(), list(folded), n=3, cutoff=0.6)
+    return [folded[c] for c in close]
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A "did you mean" hint for an unknown name, or None when nothing is near."""
+    near = near_names(word, candidates)
+    if not near:
+        return None
+    return "did you mean " + " or ".join(f"'{n}'" for n in near) + "?"

@@ -1,0 +1,345 @@
+"""Pipeline, price-table and eval TOML files in, validated pydantic models out.
+
+Data files are checked strictly at this edge: unknown keys are errors, quantities carry units
+checked by the one unit registry, and every problem becomes a diagnostic that names the file,
+the line and the key (with a near name for a misspelt one).  Past this module, prices are
+``Decimal`` USD per million tokens, token counts are ints and times are seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .diagnostics import PolicyError, Source, did_you_mean
+from .units import UnitProblem, parse_amount
+
+DIFFICULTIES = ("easy", "medium", "hard")
+TTLS = {"5m": Decimal(300), "1h": Decimal(3600)}
+
+
+def _amount(kind: str, *, bare_ok: bool = False):
+    """A validator that reads ``"3 USD/MTok"``-style strings (or bare numbers if allowed)."""
+
+    def read(value: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise ValueError(f"expected {kind}, found a boolean")
+        if isinstance(value, int | float) and bare_ok:
+            return Decimal(str(value))
+        if isinstance(value, int | float):
+            raise ValueError(f"expected {kind} with a unit, such as {_EXAMPLE[kind]!r}")
+        if not isinstance(value, str):
+            raise ValueError(f"expected {kind} written as a string such as {_EXAMPLE[kind]!r}")
+        try:
+            return parse_amount(value, kind).value
+        except UnitProblem as error:
+            raise ValueError(str(error)) from None
+
+    return BeforeValidator(read)
+
+
+_EXAMPLE = {
+    "price": "3 USD/MTok",
+    "tokens": "1200 tokens",
+    "time": "0.6 s",
+    "speed": "8000 tokens/s",
+    "fraction": "50 %",
+    "money": "0.04 USD",
+}
+
+Price = Annotated[Decimal, _amount("price"), Field(ge=0)]
+Tokens = Annotated[Decimal, _amount("tokens", bare_ok=True), Field(ge=0)]
+Seconds = Annotated[Decimal, _amount("time"), Field(ge=0)]
+Speed = Annotated[Decimal, _amount("speed"), Field(gt=0)]
+Fraction = Annotated[Decimal, _amount("fraction", bare_ok=True), Field(ge=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The price and model table.
+
+
+class PassRates(_Strict):
+    """Eval pass rate of a model on steps of each difficulty (0–1)."""
+
+    easy: Fraction
+    medium: Fraction
+    hard: Fraction
+
+
+class ModelPrice(_Strict):
+    """One model's prices (USD per million tokens), cache rules, latency and quality."""
+
+    input: Price
+    output: Price
+    cache_write_5m: Price | None = None
+    cache_write_1h: Price | None = None
+    cache_read: Price | None = None
+    min_cacheable: Tokens = Decimal(0)
+    batch_discount: Fraction = Decimal(0)
+    overhead: Seconds = Decimal(0)
+    prefill_speed: Speed
+    output_speed: Speed
+    cache_read_prefill: Fraction = Decimal("0.1")
+    pass_rate: PassRates
+
+    @property
+    def caches(self) -> bool:
+        return self.cache_read is not None and (
+            self.cache_write_5m is not None or self.cache_write_1h is not None
+        )
+
+    def cache_write(self, ttl: str) -> Decimal | None:
+        return self.cache_write_5m if ttl == "5m" else self.cache_write_1h
+
+
+class PriceTable(_Strict):
+    """Models by the name policies and pipelines use for them."""
+
+    source: str = "local price table"
+    date: str | None = None
+    models: dict[str, ModelPrice]
+
+    @field_validator("models")
+    @classmethod
+    def _not_empty(cls, models: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        if not models:
+            raise ValueError("the price table names no model")
+        return models
+
+
+# The pipeline.
+
+
+class Step(_Strict):
+    """One step of the agent: model, difficulty, and per-call tokens (input beyond the prefix)."""
+
+    name: str = Field(min_length=1)
+    model: str
+    difficulty: Literal["easy", "medium", "hard"]
+    calls: int = Field(default=1, ge=1)
+    input: Tokens
+    output: Tokens
+    deferrable: bool = False
+    uses_prefix: bool = True
+    parallel_calls: bool = False
+    after: list[str] | None = None
+
+    @field_validator("input", "output")
+    @classmethod
+    def _whole(cls, tokens: Decimal) -> Decimal:
+        if tokens != tokens.to_integral_value():
+            raise ValueError("a token count is a whole number")
+        return tokens
+
+
+class Pipeline(_Strict):
+    """An agent run: a shared prompt prefix and the steps in the order they run."""
+
+    name: str = "pipeline"
+    prefix: Tokens = Decimal(0)
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_and_order(self) -> Pipeline:
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.name in seen:
+                raise ValueError(f"step '{step.name}' is named twice")
+            for earlier in step.after or []:
+                if earlier not in seen:
+                    raise ValueError(
+                        f"step '{step.name}' runs after '{earlier}', which is not an earlier step"
+                    )
+            seen.add(step.name)
+        return self
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+
+# Measured evals.
+
+
+class Eval(_Strict):
+    """A measured pass rate of one step on one model, with the trim and cap it ran under."""
+
+    step: str
+    model: str
+    trim: str | None = None
+    cap: str | None = None
+    pass_rate: Fraction
+    cases: int | None = Field(default=None, ge=1)
+
+
+class Evals(_Strict):
+    evals: list[Eval] = Field(default_factory=list)
+
+
+# Loading with located errors.
+
+
+def load(path: Path, model: type[BaseModel], *, what: str):
+    """Read a TOML file into ``model``; every problem is a located diagnostic."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise PolicyError(
+            [Source(path, "").diagnostic("E300", f"cannot read the {what}: {reason}")]
+        ) from None
+    source = Source(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line, column = _toml_error_position(str(error))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        raise PolicyError(
+            [source.diagnostic("E301", f"the {what} is not valid TOML: {message}", line, column)]
+        ) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise PolicyError(_validation_diagnostics(error, source, model, data, what)) from None
+
+
+def _toml_error_position(message: str) -> tuple[int, int]:
+    found = re.search(r"line (\d+), column (\d+)", message)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def _validation_diagnostics(error: ValidationError, source: Source, model, data, what: str):
+    diagnostics = []
+    for problem in error.errors(include_url=False):
+        path = tuple(problem["loc"])
+        line, column, width = locate(source.text, path)
+        dotted = _dotted(path)
+        if problem["type"] == "extra_forbidden":
+            known = _known_keys(model, path[:-1], data)
+            diagnostics.append(
+                source.diagnostic(
+                    "E303",
+                    f"unknown key '{dotted}' in the {what}",
+                    line,
+                    column,
+                    width=width,
+                    hint=did_you_mean(str(path[-1]), known)
+                    or ("known keys: " + ", ".join(sorted(known)) if known else None),
+                )
+            )
+            continue
+        message = problem["msg"].removeprefix("Value error, ")
+        where = f"'{dotted}'" if dotted else "the file"
+        diagnostics.append(
+            source.diagnostic(
+                "E302", f"{where} in the {what}: {message}", line, column, width=width
+            )
+        )
+    return diagnostics
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _known_keys(model: type[BaseModel], path: tuple, data) -> list[str]:
+    """The field names allowed at ``path`` inside ``model``, for a near-name hint."""
+    current: Any = model
+    for part in path:
+        if isinstance(part, int) or current is None:
+            continue
+        field = current.model_fields.get(part) if isinstance(current, type) else None
+        if field is None:
+            # A key of a dict of models, such as the model's name in ``models``.
+            continue
+        current = _inner_model(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _inner_model(annotation):
+    """The pydantic model inside ``list[M]``, ``dict[str, M]`` or ``M | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def locate(text: str, path: tuple) -> tuple[int, int, int]:
+    """Find the line and column of a key path in TOML text, as well as plain text allows.
+
+    Walks table headers (``[a.b]``, ``[[steps]]``) and ``key = value`` lines; an array-of-tables
+    index counts the headers of that array.  Falls back to the closest enclosing table.
+    """
+    lines = text.splitlines()
+    table: tuple = ()
+    counts: dict[tuple, int] = {}
+    best = (0, 0, 1)
+    best_depth = -1
+    for number, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]\]?", stripped)
+        if header:
+            keys = tuple(_toml_keys(header.group(2)))
+            if header.group(1) == "[[":
+                counts[keys] = counts.get(keys, -1) + 1
+                table = keys + (counts[keys],)
+            else:
+                table = _with_indexes(keys, counts)
+            depth = _match_depth(table, path)
+            if depth > best_depth:
+                column = raw.index("[") + 1
+                best, best_depth = (number, column, len(stripped)), depth
+            continue
+        assignment = re.match(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=", raw)
+        if assignment:
+            full = table + tuple(_toml_keys(assignment.group(1)))
+            depth = _match_depth(full, path)
+            if depth > best_depth or (depth == best_depth and depth == len(path)):
+                column = len(raw) - len(raw.lstrip()) + 1
+                best, best_depth = (number, column, len(assignment.group(1).strip())), depth
+                if depth == len(path):
+                    return best
+    return best
+
+
+def _toml_keys(dotted: str) -> list[str]:
+    return [k.strip().strip("\"'") for k in dotted.split(".")]
+
+
+def _with_indexes(keys: tuple, counts: dict[tuple, int]) -> tuple:
+    out: tuple = ()
+    for key in keys:
+        out += (key,)
+        if out in counts:
+            out += (counts[out],)
+    return out
+
+
+def _match_depth(found: tuple, wanted: tuple) -> int:
+    """How many leading parts of ``wanted`` ``found`` matches, or -1 if it strays."""
+    if len(found) > len(wanted) or wanted[: len(found)] != found:
+        return -1
+    return len(found)

@@ -1,0 +1,1 @@
+"""The lark grammar of the policy language (``policy.lark``), shipped as package data."""
