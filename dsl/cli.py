@@ -20,7 +20,7 @@ from .diagnostics import Diagnostic, PolicyError
 OK, REQUIRE_FAILED, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
 
-class _Streams:
+class Streams:
     """The two consoles of one invocation: the report, and the diagnostics."""
 
     def __init__(self, out: IO[str], err: IO[str]) -> None:
@@ -47,50 +47,14 @@ def cli() -> None:
     """Evaluate cost, latency and quality policies for LLM agents, offline."""
 
 
-@cli.command("eval")
-@click.argument("policy")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="How to print the report.",
-)
-@click.pass_obj
-def eval_command(streams: _Streams, policy: str, output_format: str) -> int:
-    """Evaluate POLICY on its pipeline: dollars, latency and quality, before and after."""
-    from .compiler import compile_file
-    from .report import build, to_json, to_markdown
+def _register_commands() -> None:
+    from .commands import check, evaluate
 
-    compiled = compile_file(policy)
-    streams.diagnostics(compiled.warnings)
-    report = build(compiled)
-    if output_format == "json":
-        streams.raw_out.write(to_json(report) + "\n")
-    elif output_format == "markdown":
-        streams.raw_out.write(to_markdown(report))
-    else:
-        streams.out.print(report)
-    return OK if report.passed else REQUIRE_FAILED
+    cli.add_command(evaluate.command)
+    cli.add_command(check.command)
 
 
-@cli.command("check")
-@click.argument("policy")
-@click.pass_obj
-def check_command(streams: _Streams, policy: str) -> int:
-    """Check POLICY against its pipeline and prices without evaluating it."""
-    from .compiler import compile_file
-
-    compiled = compile_file(policy)
-    streams.diagnostics(compiled.warnings)
-    count = len(compiled.warnings)
-    streams.err.print(
-        f"{policy}: ok" + (f", {count} warning{'s' if count != 1 else ''}" if count else ""),
-        markup=False,
-        highlight=False,
-    )
-    return OK
+_register_commands()
 
 
 def run(
@@ -99,7 +63,7 @@ def run(
     """Run the command line and return its exit code; never raises."""
     out = out or sys.stdout
     err = err or sys.stderr
-    streams = _Streams(out, err)
+    streams = Streams(out, err)
     try:
         code = cli.main(
             args=argv if argv is not None else sys.argv[1:],

@@ -105,7 +105,7 @@ def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
     )
     _check_pipeline_models(pipeline, prices, files["pipeline"])
 
-    errors: list[Diagnostic] = []
+    errors: list[Diagnostic] = _unsupported(policy, source)
     rules = _compile_rules(policy, pipeline, prices, source, errors)
     requires = _compile_requires(policy, source, errors)
     if errors:
@@ -127,6 +127,21 @@ def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
     )
     compiled.warnings = rule_warnings(compiled)
     return compiled
+
+
+def _unsupported(policy: nodes.Policy, source: Source) -> list[Diagnostic]:
+    """Statements the language reserves but this version does not evaluate yet."""
+    found = []
+    for statement in policy.statements:
+        match statement:
+            case nodes.Traffic() | nodes.CacheHistory():
+                found.append(statement)
+            case nodes.CachePrefix(size=size, warm=warm) if size is not None or warm:
+                found.append(statement)
+    return [
+        _at(source, "E104", f"'{s.text}' is not supported by this version of agentpolicy", s.span)
+        for s in found
+    ]
 
 
 def _headers(policy: nodes.Policy, source: Source) -> dict[str, nodes.Header]:
@@ -219,6 +234,8 @@ def _check_pipeline_models(pipeline: Pipeline, prices: PriceTable, path: str) ->
 def _compile_rules(policy, pipeline, prices, source, errors) -> list[Rule]:
     rules = []
     for index, lever in enumerate(policy.levers):
+        if isinstance(lever, nodes.CacheHistory):
+            continue
         try:
             rules.append(_compile_lever(lever, index, pipeline, prices, source))
         except PolicyError as error:

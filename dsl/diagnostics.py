@@ -19,6 +19,7 @@ CODES = {
     "E101": "unexpected character",
     "E102": "unexpected word or symbol",
     "E103": "the policy ends in the middle of a statement",
+    "E104": "statement not supported by this version",
     "E200": "unknown unit",
     "E201": "unit mismatch",
     "E202": "value out of range",

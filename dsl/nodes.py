@@ -120,7 +120,25 @@ class Header(Statement):
 
 
 @dataclass(frozen=True)
+class Traffic(Statement):
+    """``traffic 120 runs/hour``: how often runs arrive, for caching across runs."""
+
+    rate: Quantity
+
+
+@dataclass(frozen=True)
 class CachePrefix(Statement):
+    """``cache prefix [N tokens] [ttl T] [warm]``."""
+
+    ttl: Quantity | None
+    size: Quantity | None = None
+    warm: bool = False
+
+
+@dataclass(frozen=True)
+class CacheHistory(Statement):
+    """``cache history [ttl T]``: each call reads what the previous call to its model wrote."""
+
     ttl: Quantity | None
 
 
@@ -155,7 +173,7 @@ class Require(Statement):
     bound: Quantity
 
 
-Lever = CachePrefix | Route | Trim | Cap | Batch
+Lever = CachePrefix | CacheHistory | Route | Trim | Cap | Batch
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from .units import parse_number
 #: Words the language reserves, for "did you mean" on a misspelt keyword.
 KEYWORDS = (
     "policy pipeline prices evals runs extends cache prefix ttl route to trim input of by cap "
-    "output at batch if require cost per run latency quality step steps every and or not in"
+    "output at batch if require cost per run latency quality step steps every and or not in "
+    "history warm traffic"
 ).split()
 
 
@@ -31,7 +32,7 @@ def parser() -> Lark:
     """The LALR parser for the policy grammar, built once and cached by lark between runs."""
     grammar = resources.files("agentpolicy.grammar").joinpath("policy.lark").read_text("utf-8")
     return Lark(
-        grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False, cache=True
+        grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True
     )
 
 
@@ -221,8 +222,24 @@ class _Builder(Transformer):
 
     # Levers.
 
-    def cache_prefix(self, meta, ttl=None):
-        return nodes.CachePrefix(**self._statement_fields(meta), ttl=ttl)
+    def traffic(self, meta, rate):
+        return nodes.Traffic(**self._statement_fields(meta), rate=rate)
+
+    def cache_prefix(self, meta, size, ttl, warm):
+        fields = self._statement_fields(meta)
+        return nodes.CachePrefix(**fields, ttl=ttl, size=size, warm=warm is not None)
+
+    def cache_history(self, meta, ttl):
+        return nodes.CacheHistory(**self._statement_fields(meta), ttl=ttl)
+
+    def prefix_size(self, meta, quantity):
+        return quantity
+
+    def ttl(self, meta, quantity):
+        return quantity
+
+    def warm(self, meta):
+        return True
 
     def route(self, meta, selector, model):
         return nodes.Route(**self._statement_fields(meta), selector=selector, model=model)

@@ -1,0 +1,1 @@
+"""The subcommands of ``agentpolicy``, one module each; ``cli.py`` registers them."""
