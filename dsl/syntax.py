@@ -9,6 +9,7 @@ and suggest the keyword the user probably meant.
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -168,12 +169,13 @@ def _span(item) -> nodes.Span:
     return nodes.Span(item.line, item.column, item.start_pos, item.end_pos)
 
 
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
 def _unquote(token: Token) -> str:
-    return (
-        bytes(str(token)[1:-1], "utf-8").decode("unicode_escape")
-        if "\\" in token
-        else str(token)[1:-1]
-    )
+    """The text of a quoted string: ``\\"``, ``\\\\``, ``\\n`` and ``\\t`` are escapes."""
+    body = str(token)[1:-1]
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
 @v_args(meta=True, inline=True)
