@@ -37,7 +37,7 @@ class Streams:
 def _console(file: IO[str]) -> Console:
     """A console that wraps at the terminal's width, or at a roomy fixed width when piped."""
     interactive = hasattr(file, "isatty") and file.isatty()
-    width = None if interactive else int(os.environ.get("COLUMNS", 0)) or 180
+    width = None if interactive else int(os.environ.get("COLUMNS", 0)) or 120
     return Console(file=file, width=width, highlight=False, soft_wrap=False)
 
 

@@ -201,33 +201,25 @@ def _lever_rows(report: EvalReport) -> list[tuple[str, str, str, str, str, str, 
 def _step_rows(report: EvalReport) -> list[tuple[str, ...]]:
     rows = []
     for before, after in _pairs(report):
-        name = after.name if len(after.calls) == 1 else f"{after.name} ×{len(after.calls)}"
         model = after.model if before.model == after.model else f"{before.model} → {after.model}"
         latency = f"deferred {seconds(after.latency)}" if after.deferred else seconds(after.latency)
         rules = " ".join(f"{r.kind}:{r.line}" for r in after.rules) or "untouched"
         rows.append(
             (
-                name,
+                _step_name(after),
                 model,
-                _input_tokens(after.tokens),
-                f"{after.tokens.output:,}",
                 f"{usd_per_run(before.cost)} → {usd_per_run(after.cost)}",
                 latency,
                 f"{rate(after.quality)} {after.quality_basis}",
                 rules,
             )
         )
-    result = report.result
-    total = Buckets()
-    for step in result.steps:
-        total = total + step.tokens
+    base, result = report.baseline, report.result
     rows.append(
         (
             "total",
             "",
-            _input_tokens(total),
-            f"{total.output:,}",
-            f"{usd_per_run(report.baseline.cost_per_run)} → {usd_per_run(result.cost_per_run)}",
+            f"{usd_per_run(base.cost_per_run)} → {usd_per_run(result.cost_per_run)}",
             seconds(result.latency_per_run),
             rate(result.quality),
             "",
@@ -236,20 +228,26 @@ def _step_rows(report: EvalReport) -> list[tuple[str, ...]]:
     return rows
 
 
-def _input_tokens(tokens: Buckets) -> str:
-    return f"{tokens.uncached:,} / {tokens.write_5m + tokens.write_1h:,} / {tokens.read:,}"
+def _token_rows(report: EvalReport) -> list[tuple[str, ...]]:
+    rows, total = [], Buckets()
+    for step in report.result.steps:
+        rows.append((_step_name(step), *_token_cells(step.tokens)))
+        total = total + step.tokens
+    rows.append(("total", *_token_cells(total)))
+    return rows
 
 
-_STEP_HEADERS = (
-    "step",
-    "model",
-    "input: uncached / write / read",
-    "output",
-    "cost per run",
-    "latency",
-    "quality",
-    "rules",
-)
+def _step_name(step: StepResult) -> str:
+    return step.name if len(step.calls) == 1 else f"{step.name} ×{len(step.calls)}"
+
+
+def _token_cells(tokens: Buckets) -> tuple[str, ...]:
+    written = tokens.write_5m + tokens.write_1h
+    return tuple(f"{n:,}" for n in (tokens.uncached, written, tokens.read, tokens.output))
+
+
+_STEP_HEADERS = ("step", "model", "cost per run", "latency", "quality", "rules")
+_TOKEN_HEADERS = ("step", "uncached input", "cache write", "cache read", "output")
 _LEVER_HEADERS = ("#", "line", "statement", "cost", "change", "latency/run", "quality")
 
 
@@ -306,20 +304,26 @@ def rich_renderables(report: EvalReport):
     yield levers
     yield Text()
 
-    steps = Table(title="Steps, per run", title_justify="left", show_edge=False)
-    for header in _STEP_HEADERS:
-        left = header in ("step", "model", "quality", "rules")
-        steps.add_column(header, justify="left" if left else "right", no_wrap=True)
-    rows = _step_rows(report)
-    for index, row in enumerate(rows):
-        steps.add_row(*(escape(cell) for cell in row), end_section=index == len(rows) - 2)
-    yield steps
+    yield _rich_table("Steps, per run", _STEP_HEADERS, _step_rows(report), wrap={"rules"})
+    yield Text()
+    yield _rich_table("Tokens per run, under the policy", _TOKEN_HEADERS, _token_rows(report))
 
     if report.requires:
         yield Text()
         for passed, line in _require_lines(report):
             mark = Text("✓ pass ", style="green") if passed else Text("✗ FAIL ", style="bold red")
             yield mark + Text(line)
+
+
+def _rich_table(title: str, headers, rows, *, wrap=frozenset()) -> Table:
+    """A table whose first columns are labels and the rest figures; the total row set apart."""
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for header in headers:
+        left = header in ("step", "model", "quality", "rules")
+        table.add_column(header, justify="left" if left else "right", no_wrap=header not in wrap)
+    for index, row in enumerate(rows):
+        table.add_row(*(escape(cell) for cell in row), end_section=index == len(rows) - 2)
+    return table
 
 
 # Markdown.
@@ -333,6 +337,8 @@ def to_markdown(report: EvalReport) -> str:
     out += _md_table(_LEVER_HEADERS, _lever_rows(report))
     out += ["", "**Steps, per run**", ""]
     out += _md_table(_STEP_HEADERS, _step_rows(report))
+    out += ["", "**Tokens per run, under the policy**", ""]
+    out += _md_table(_TOKEN_HEADERS, _token_rows(report))
     if report.requires:
         out.append("")
         out += [
