@@ -68,8 +68,11 @@ def _providers() -> tuple:
 
 def lookup(name: str, on: datetime.date) -> LibraryModel:
     """The model ``name`` refers to, priced on ``on``; LookupError when there is none."""
-    provider_id, _, reference = name.rpartition(":")
-    provider = _provider_by_id(provider_id) if provider_id else _provider_for(reference)
+    provider_id, _, reference = name.partition(":")
+    provider = _provider_by_id(provider_id) if reference else None
+    if provider is None:
+        reference = name
+        provider = _provider_for(reference)
     if provider is None:
         raise LookupError(f"genai-prices knows no provider for '{name}'")
     model = provider.find_model(reference, all_providers=list(_providers()))

@@ -138,12 +138,21 @@ MIN_CACHEABLE = {
         "claude-opus-4-5": 4096,
         "claude-haiku-4-5": 4096,
         "claude-sonnet-4-6": 2048,
+        "claude-sonnet-4-5": 1024,
+        "claude-opus-4-1": 1024,
+        "claude-opus-4-0": 1024,
+        "claude-sonnet-4-0": 1024,
+        "claude-3-7-sonnet": 1024,
+        "claude-3-5-sonnet": 1024,
+        "claude-3-opus": 1024,
         "claude-3-5-haiku": 2048,
         "claude-3-haiku": 2048,
     },
     "google": {
         "gemini-2.5-pro": 4096,
+        "gemini-2.5-flash": 1024,
         "gemini-3-pro": 4096,
+        "gemini-3-flash": 1024,
     },
 }
 

@@ -19,7 +19,8 @@ tokens twice or for free.  Each convention has one reader here, applied once, at
 
 Usage that fits no convention — a part larger than its whole, a negative or fractional count, a
 5-minute/1-hour split that does not add up — raises :class:`UsageError`; nothing is guessed.
-Cache writes are 5-minute writes unless the usage says they are for an hour.
+Cache writes are 5-minute writes unless the usage says they are for an hour; an output count
+that is not reported is 0, an input count that is not reported is an error.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def from_anthropic(usage: Mapping[str, Any]) -> Buckets:
         write_5m=five,
         write_1h=hour,
         read=_count(usage, "cache_read_input_tokens"),
-        output=_count(usage, "output_tokens", required=True),
+        output=_count(usage, "output_tokens"),
     )
 
 
@@ -69,7 +70,7 @@ def from_openai(usage: Mapping[str, Any]) -> Buckets:
     details = usage.get("prompt_tokens_details" if chat else "input_tokens_details") or {}
     read = _count(details, "cached_tokens") or _count(usage, "cached_tokens")
     written = _count(details, "cache_write_tokens") or _count(details, "cache_creation_tokens")
-    output = _count(usage, "completion_tokens" if chat else "output_tokens", required=True)
+    output = _count(usage, "completion_tokens" if chat else "output_tokens")
     reasoning_details = usage.get("completion_tokens_details" if chat else "output_tokens_details")
     _part_of(_count(reasoning_details or {}, "reasoning_tokens"), "reasoning", output, "output")
     return _split_inclusive(total, read=read, write_5m=written, output=output)
@@ -92,7 +93,7 @@ def from_opentelemetry(attributes: Mapping[str, Any]) -> Buckets:
         total,
         read=_count(attributes, "gen_ai.usage.cache_read.input_tokens"),
         write_5m=_count(attributes, "gen_ai.usage.cache_creation.input_tokens"),
-        output=_count(attributes, "gen_ai.usage.output_tokens", required=True),
+        output=_count(attributes, "gen_ai.usage.output_tokens"),
     )
 
 
