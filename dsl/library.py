@@ -75,7 +75,9 @@ def lookup(name: str, on: datetime.date) -> LibraryModel:
         provider = _provider_for(reference)
     if provider is None:
         raise LookupError(f"genai-prices knows no provider for '{name}'")
-    model = provider.find_model(reference, all_providers=list(_providers()))
+    model = provider.find_model(reference, all_providers=list(_providers())) or next(
+        (m for m in provider.models if m.id == reference), None
+    )
     if model is None:
         raise LookupError(f"genai-prices has no model '{reference}' at {provider.id}")
     priced = _priced(provider.id, model, on)

@@ -446,7 +446,7 @@ def load_price_file(path: Path) -> PriceTable:
     _check_complete(price_file, keys, catalog, Source(path, text))
 
     if price_file.library:
-        named = price_file.source or str(path)
+        named = price_file.source or path.name
         source = f"{LIBRARY_SPEC} {library.version()} + {named}"
     else:
         source = price_file.source or "local price table"
