@@ -278,3 +278,39 @@ def test_batched_steps_are_reported_as_deferred_within_the_batch_window(tmp_path
     assert report["result"]["latency_per_run_s"] == 0
     assert report["steps"][0]["deferred"] is True
     assert "done within 24 h" in cli("eval", path).out
+
+
+def test_a_request_past_a_long_context_tier_is_a_warning(tmp_path):
+    pipe = pipeline(SONNET_45, 150_000, calls=1).replace("input = 500", "input = 60000")
+    compiled, result = evaluated(tmp_path, "", pipe)
+    warning = next(w for w in compiled.warnings if w.code == "W304")
+    assert "210,000 input tokens" in warning.message and "200,000-token tier" in warning.message
+    assert warning.location.path.endswith("pipeline.toml")
+    call = result.steps[0].calls[0]
+    assert call.cost == (210_000 * 6 + 100 * Decimal("22.5")) / M
+
+
+def test_batching_a_model_without_a_batch_price_is_a_warning(tmp_path):
+    prices = PRICES + (
+        '[models."claude-sonnet-4-20250514"]\noverhead = "1 s"\nprefill_speed = "1000 tokens/s"\n'
+        'output_speed = "10 tokens/s"\npass_rate = { easy = 1, medium = 1, hard = 1 }\n'
+    )
+    pipe = pipeline("claude-sonnet-4-20250514", 2000, deferrable=True)
+    compiled, result = evaluated(tmp_path, "batch if deferrable\n", pipe, prices)
+    assert [w.code for w in compiled.warnings] == ["W301"]
+    assert result.steps[0].deferred
+    assert result.cost_per_run == evaluate(compiled, []).cost_per_run
+
+
+def test_every_diagnostic_code_the_code_raises_is_registered():
+    import re
+
+    from agentpolicy.diagnostics import CODES
+    from conftest import ROOT
+
+    source = "".join(p.read_text() for p in (ROOT / "dsl").rglob("*.py"))
+    used = set(re.findall(r'"([EW]\d{3})"', source))
+    assert used <= set(CODES)
+
+
+SONNET_45 = "anthropic:claude-sonnet-4-5"
