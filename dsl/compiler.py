@@ -14,8 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from . import nodes
-from .diagnostics import Diagnostic, PolicyError, Source, did_you_mean
-from .inputs import TTLS, Evals, Pipeline, PriceTable, Step, load
+from .checks import price_errors
+from .diagnostics import Diagnostic, PolicyError, Source
+from .inputs import TTLS, Evals, Pipeline, Step, load
+from .prices import PriceTable, is_library_spec, library_table, load_price_file
 from .selectors import Selector, compile_selector
 from .syntax import parse_file
 from .units import UnitProblem, convert
@@ -41,6 +43,7 @@ class Rule:
     cap_at: Decimal | None = None
     ttl: str | None = None
     variant: str | None = None
+    warm: bool = False
 
     @property
     def text(self) -> str:
@@ -77,6 +80,8 @@ class CompiledPolicy:
     warnings: list[Diagnostic] = field(default_factory=list)
     source: Source | None = None
     files: dict[str, str] = field(default_factory=dict)
+    traffic: Decimal | None = None  # runs per hour, for caching across runs
+    traffic_statement: nodes.Traffic | None = None
 
 
 def compile_file(path: str | Path) -> CompiledPolicy:
@@ -97,7 +102,7 @@ def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
     }
 
     pipeline = _load_named(files["pipeline"], Pipeline, "pipeline", headers["pipeline"], source)
-    prices = _load_named(files["prices"], PriceTable, "price table", headers["prices"], source)
+    prices = _load_prices(headers["prices"], files, source)
     evals = (
         _load_named(files["evals"], Evals, "evals", headers["evals"], source)
         if "evals" in files
@@ -108,6 +113,9 @@ def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
     errors: list[Diagnostic] = _unsupported(policy, source)
     rules = _compile_rules(policy, pipeline, prices, source, errors)
     requires = _compile_requires(policy, source, errors)
+    traffic = _traffic(policy, source, errors)
+    if not errors:
+        errors += price_errors(pipeline, prices, rules, source, files["pipeline"])
     if errors:
         raise PolicyError(errors)
 
@@ -124,6 +132,10 @@ def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
         requires=requires,
         source=source,
         files=files,
+        traffic=traffic,
+        traffic_statement=next(
+            (s for s in policy.statements if isinstance(s, nodes.Traffic)), None
+        ),
     )
     compiled.warnings = rule_warnings(compiled)
     return compiled
@@ -134,9 +146,9 @@ def _unsupported(policy: nodes.Policy, source: Source) -> list[Diagnostic]:
     found = []
     for statement in policy.statements:
         match statement:
-            case nodes.Traffic() | nodes.CacheHistory():
+            case nodes.CacheHistory():
                 found.append(statement)
-            case nodes.CachePrefix(size=size, warm=warm) if size is not None or warm:
+            case nodes.CachePrefix(size=size) if size is not None:
                 found.append(statement)
     return [
         _at(source, "E104", f"'{s.text}' is not supported by this version of agentpolicy", s.span)
@@ -192,6 +204,11 @@ def _headers(policy: nodes.Policy, source: Source) -> dict[str, nodes.Header]:
 
 def _load_named(path: str, model, what: str, header: nodes.Header, source: Source):
     """Load a data file named by a header; a missing file is reported at the header's path."""
+    _require_file(path, what, header, source)
+    return load(Path(path), model, what=what)
+
+
+def _require_file(path: str, what: str, header: nodes.Header, source: Source) -> None:
     if not Path(path).is_file():
         raise PolicyError(
             [
@@ -204,7 +221,48 @@ def _load_named(path: str, model, what: str, header: nodes.Header, source: Sourc
                 )
             ]
         )
-    return load(Path(path), model, what=what)
+
+
+def _load_prices(header: nodes.Header, files: dict[str, str], source: Source) -> PriceTable:
+    """The price table a ``prices`` header names: the price library, or a local file."""
+    written = header.value.text
+    if not is_library_spec(written):
+        _require_file(files["prices"], "price table", header, source)
+        return load_price_file(Path(files["prices"]))
+    files["prices"] = written
+    try:
+        return library_table(written)
+    except ValueError:
+        raise PolicyError(
+            [
+                _at(
+                    source,
+                    "E501",
+                    f"'{written}' names no day: write genai-prices@YYYY-MM-DD",
+                    header.value_span,
+                    hint='for example "genai-prices@2026-12-01", or "genai-prices" for today',
+                )
+            ]
+        ) from None
+
+
+def _traffic(policy: nodes.Policy, source: Source, errors: list[Diagnostic]) -> Decimal | None:
+    """Runs per hour from the ``traffic`` header, if the policy gives one."""
+    stated = [s for s in policy.statements if isinstance(s, nodes.Traffic)]
+    for again in stated[1:]:
+        message = f"'traffic' is given twice (first on line {stated[0].span.line})"
+        errors.append(_at(source, "E220", message, again.span))
+    if not stated:
+        return None
+    try:
+        rate = _amount(stated[0].rate, "rate", source, require_unit=True)
+    except PolicyError as error:
+        errors += error.diagnostics
+        return None
+    if rate <= 0:
+        errors.append(_at(source, "E202", "traffic is more than 0 runs", stated[0].rate.span))
+        return None
+    return rate
 
 
 def _check_pipeline_models(pipeline: Pipeline, prices: PriceTable, path: str) -> None:
@@ -223,8 +281,7 @@ def _check_pipeline_models(pipeline: Pipeline, prices: PriceTable, path: str) ->
                     line,
                     column,
                     width=width,
-                    hint=did_you_mean(step.model, prices.models)
-                    or "models: " + ", ".join(prices.models),
+                    hint=prices.hint(step.model),
                 )
             )
     if errors:
@@ -245,8 +302,8 @@ def _compile_rules(policy, pipeline, prices, source, errors) -> list[Rule]:
 
 def _compile_lever(lever, index, pipeline, prices, source) -> Rule:
     match lever:
-        case nodes.CachePrefix(ttl=ttl):
-            return Rule("cache", lever, index, ttl=_ttl(ttl, source))
+        case nodes.CachePrefix(ttl=ttl, warm=warm):
+            return Rule("cache", lever, index, ttl=_ttl(ttl, source), warm=warm)
         case nodes.Route(selector=selector, model=model):
             if model.text not in prices.models:
                 raise PolicyError(
@@ -256,8 +313,7 @@ def _compile_lever(lever, index, pipeline, prices, source) -> Rule:
                             "E211",
                             f"unknown model '{model.text}'",
                             model.span,
-                            hint=did_you_mean(model.text, prices.models)
-                            or "models: " + ", ".join(prices.models),
+                            hint=prices.hint(model.text),
                         )
                     ]
                 )
@@ -371,7 +427,9 @@ def rule_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
     for rule in policy.rules:
         if rule.kind != "cache":
             warnings += _selection_warnings(policy, rule)
-    return warnings + _cache_warnings(policy)
+    from .checks import price_warnings
+
+    return warnings + _cache_warnings(policy) + price_warnings(policy)
 
 
 def _selection_warnings(policy: CompiledPolicy, rule: Rule) -> list[Diagnostic]:
@@ -427,6 +485,8 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
     }
     for model in sorted(models):
         price = policy.prices.models[model]
+        if price.caching != "explicit":
+            continue
         if prefix < price.min_cacheable:
             warnings.append(
                 _warn(

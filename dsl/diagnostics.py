@@ -34,10 +34,20 @@ CODES = {
     "E301": "data file is not valid TOML",
     "E302": "data file has a wrong or missing value",
     "E303": "data file has an unknown key",
+    "E500": "model in the price file is neither in the price library nor priced locally",
+    "E501": "the price library's day cannot be read",
+    "E502": "model has prices but no latency parameters or pass rates",
+    "E503": "explicit cache billed for storage has no storage price",
+    "E504": "reported usage fits no provider convention",
     "W100": "rule matches no step",
     "W101": "rule is shadowed by earlier rules",
     "W102": "prefix is below the model's minimum cacheable size",
     "W103": "a step that is not deferrable is batched",
+    "W300": "the model caches automatically: the cache lever changes nothing",
+    "W301": "batched model has no batch price",
+    "W302": "'warm' has no parallel step on a cold prefix to warm",
+    "W303": "traffic given but nothing is cached",
+    "W304": "a request passes the model's long-context tier",
 }
 
 

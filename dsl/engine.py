@@ -4,6 +4,10 @@ The engine applies the levers in their fixed order — route, then trim and cap,
 batch — to every call of every step, splits each call's tokens into disjoint buckets, and prices
 and times it with the formulas of ``formulas.py``.  A cache belongs to one model within one run:
 the first call to a model writes the prefix, later calls to that model read it while it lives.
+How a model caches follows its provider's rules (``providers.py``): explicitly when the policy
+says ``cache prefix``, or automatically whatever the policy says.  With ``traffic``, a call that
+finds no cache from its own run may find one left by an earlier run: it is priced at the expected
+cost of a write and a read, weighted by that chance.
 Quality is the product of the steps' pass rates: measured where an eval covers the step as the
 policy leaves it, otherwise taken from the model table and, for a changed step, marked assumed.
 """
@@ -15,8 +19,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from .compiler import LEVER_ORDER, CompiledPolicy, Rule
-from .formulas import Buckets, call_cost, call_latency
-from .inputs import Step
+from .formulas import HOUR, Buckets, call_cost, call_latency, warm_chance
+from .inputs import TTLS, Step
+from .prices import ModelPrice
 
 ZERO = Decimal(0)
 
@@ -33,6 +38,7 @@ class Call:
     latency: Decimal
     batched: bool
     cache: str | None  # "write", "read", or None when the prefix was not cached
+    hit_rate: Decimal | None = None  # for a write: the chance an earlier run left it warm
 
 
 @dataclass
@@ -49,6 +55,7 @@ class StepResult:
     quality: Decimal
     quality_basis: str  # "measured", "table" or "assumed"
     rules: list[Rule] = field(default_factory=list)
+    warmup: Decimal = ZERO  # latency added by warming the cache before parallel calls
 
     @property
     def cost(self) -> Decimal:
@@ -74,6 +81,8 @@ class Evaluation:
     runs: int
     latency_per_run: Decimal
     deferred_latency: Decimal
+    deferred_within: Decimal = ZERO  # the longest batch window of a deferred step, in seconds
+    hit_rates: dict[str, Decimal] = field(default_factory=dict)  # per model, from traffic
 
     @property
     def cost_per_run(self) -> Decimal:
@@ -99,11 +108,20 @@ def evaluate(policy: CompiledPolicy, rules: Sequence[Rule] | None = None) -> Eva
     rules = policy.rules if rules is None else list(rules)
     by_kind = {kind: [r for r in rules if r.kind == kind] for kind in LEVER_ORDER}
     plans = [_plan_step(step, by_kind) for step in policy.pipeline.steps]
-    calls = _price_calls(policy, plans, by_kind["cache"][:1])
-    steps = [_step_result(policy, plan, calls[plan.step.name]) for plan in plans]
+    pricing = _Pricing(policy, by_kind["cache"][:1])
+    priced = {plan.step.name: pricing.step(plan) for plan in plans}
+    steps = [_step_result(policy, plan, *priced[plan.step.name]) for plan in plans]
     latency, deferred = _run_latency(policy, steps)
+    within = max(
+        (policy.prices.models[s.model].batch_window for s in steps if s.deferred), default=ZERO
+    )
     return Evaluation(
-        steps=steps, runs=policy.runs, latency_per_run=latency, deferred_latency=deferred
+        steps=steps,
+        runs=policy.runs,
+        latency_per_run=latency,
+        deferred_latency=deferred,
+        deferred_within=within,
+        hit_rates=pricing.hit_rates,
     )
 
 
@@ -158,77 +176,146 @@ def _whole(tokens: Decimal) -> Decimal:
     return tokens.quantize(Decimal(1), rounding=ROUND_HALF_UP)
 
 
-def _price_calls(
-    policy: CompiledPolicy, plans: list[_StepPlan], cache: list[Rule]
-) -> dict[str, list[Call]]:
-    """Price every call in run order, tracking each model's cache within the run.
+@dataclass(frozen=True)
+class _Cache:
+    """How calls to one model cache the prefix: tokens, time to live, storage billed per write."""
+
+    tokens: Decimal
+    ttl: str
+    ttl_seconds: Decimal
+    refresh: bool
+    storage_hours: Decimal
+
+
+def cache_for(price: ModelPrice, prefix: Decimal, rule: Rule | None) -> _Cache | None:
+    """How a call with this prefix caches on this model, under the policy's cache rule.
+
+    Automatic caching (OpenAI) needs no rule and caches the longest whole number of cache steps
+    once the prefix reaches the minimum; explicit caching (Anthropic, Gemini, local models)
+    caches the whole prefix only when the policy says ``cache prefix`` and the prefix reaches the
+    model's minimum.  Below the minimum nothing is cached.
+    """
+    rules = price.rules
+    if prefix <= 0 or prefix < price.min_cacheable or not price.caches:
+        return None
+    if price.caching == "automatic":
+        step = rules.cache_step
+        tokens = (prefix // step) * step
+        return _Cache(tokens, "5m", rules.automatic_ttl, rules.read_refreshes, ZERO)
+    if rule is None or price.cache_write(rule.ttl) is None:
+        return None
+    seconds = TTLS[rule.ttl]
+    storage = seconds / HOUR if rules.bills_storage else ZERO
+    return _Cache(prefix, rule.ttl, seconds, rules.read_refreshes, storage)
+
+
+class _Pricing:
+    """Prices every call in run order, tracking each model's cache within the run.
 
     Calls start one after another in pipeline order (the calls of a ``parallel_calls`` step
-    together); a model's cache is warm for a call that starts within the TTL of that model's last
-    write or read, and a read refreshes it, as providers do.
+    together, unless ``warm`` sends one first); a model's cache is warm for a call that starts
+    within the time to live of its last write (or read, where reads refresh it).  A cold call
+    may still find the prefix cached by an earlier run, with the chance traffic gives.
     """
-    cache_rule = cache[0] if cache else None
-    ttl_seconds = {"5m": Decimal(300), "1h": Decimal(3600)}[cache_rule.ttl] if cache_rule else ZERO
-    last_use: dict[str, Decimal] = {}
-    clock = ZERO
-    priced: dict[str, list[Call]] = {}
 
-    for plan in plans:
-        price = policy.prices.models[plan.model]
-        prefix = policy.pipeline.prefix if plan.step.uses_prefix else ZERO
-        cacheable = (
-            cache_rule is not None
-            and prefix > 0
-            and prefix >= price.min_cacheable
-            and price.caches
-            and price.cache_write(cache_rule.ttl) is not None
-        )
-        warm_at_start = (
-            cacheable and plan.model in last_use and clock - last_use[plan.model] <= ttl_seconds
-        )
+    def __init__(self, policy: CompiledPolicy, cache: list[Rule]) -> None:
+        self.policy = policy
+        self.rule = cache[0] if cache else None
+        self.last_use: dict[str, Decimal] = {}
+        self.clock = ZERO
+        self.hit_rates: dict[str, Decimal] = {}
+
+    def step(self, plan: _StepPlan) -> tuple[list[Call], Decimal, Decimal]:
+        """The step's calls, its latency, and the latency its cache warm-up added."""
+        price = self.policy.prices.models[plan.model]
+        prefix = self.policy.pipeline.prefix if plan.step.uses_prefix else ZERO
+        cache = cache_for(price, prefix, self.rule)
+        if plan.step.parallel_calls:
+            return self._parallel(plan, price, prefix, cache)
+
         calls = []
         for index in range(plan.step.calls):
-            start = clock
-            if cacheable and plan.step.parallel_calls:
-                event = "read" if warm_at_start else "write"
-            elif cacheable:
-                warm = plan.model in last_use and start - last_use[plan.model] <= ttl_seconds
-                event = "read" if warm else "write"
-            else:
-                event = None
-            buckets = _buckets(plan, prefix, event, cache_rule.ttl if cache_rule else "5m")
-            cost = call_cost(price, buckets, batched=plan.batched)
-            latency = call_latency(price, buckets)
-            calls.append(
-                Call(plan.step.name, index, plan.model, buckets, cost, latency, plan.batched, event)
-            )
-            if event is not None:
-                last_use[plan.model] = start
-            if not plan.step.parallel_calls:
-                clock += latency
-        if plan.step.parallel_calls:
-            clock += max(c.latency for c in calls)
-        priced[plan.step.name] = calls
-    return priced
+            event = self._event(price, cache, self.clock)
+            calls.append(self._call(plan, price, prefix, cache, index, self.clock, event))
+            self.clock += calls[-1].latency
+        return calls, sum((c.latency for c in calls), ZERO), ZERO
+
+    def _parallel(self, plan, price, prefix, cache) -> tuple[list[Call], Decimal, Decimal]:
+        """Calls that start together: each pays a write on a cold cache, unless one warms it.
+
+        With ``cache prefix warm``, one call goes first and the others start when it ends, so
+        that they read; the step then takes that first call's latency longer.
+        """
+        start = self.clock
+        event = self._event(price, cache, start)
+        warming = event == "write" and self.rule is not None and self.rule.warm
+        if not warming or plan.step.calls == 1:
+            calls = [
+                self._call(plan, price, prefix, cache, i, start, event)
+                for i in range(plan.step.calls)
+            ]
+            latency = max(c.latency for c in calls)
+            self.clock = start + latency
+            return calls, latency, ZERO
+
+        first = self._call(plan, price, prefix, cache, 0, start, "write")
+        after = start + first.latency
+        rest = [
+            self._call(plan, price, prefix, cache, i, after, "read")
+            for i in range(1, plan.step.calls)
+        ]
+        latency = first.latency + max(c.latency for c in rest)
+        self.clock = start + latency
+        return [first, *rest], latency, latency - first.latency
+
+    def _event(self, price: ModelPrice, cache: _Cache | None, start: Decimal) -> str | None:
+        """Whether a call starting now writes the cache, reads it, or is not cached."""
+        if cache is None:
+            return None
+        last = self.last_use.get(price.key)
+        warm = last is not None and start - last <= cache.ttl_seconds
+        return "read" if warm else "write"
+
+    def _call(self, plan, price, prefix, cache, index, start, event) -> Call:
+        buckets = _buckets(plan, prefix, event, cache)
+        hit_rate = None
+        if event == "write" and self.policy.traffic:
+            hit_rate = warm_chance(self.policy.traffic, cache.ttl_seconds)
+            self.hit_rates[price.key] = hit_rate
+            buckets = buckets.mixed(_buckets(plan, prefix, "read", cache), hit_rate)
+        if event == "write" or (event == "read" and cache.refresh):
+            self.last_use[price.key] = start
+        return Call(
+            plan.step.name,
+            index,
+            plan.model,
+            buckets,
+            call_cost(price, buckets, batched=plan.batched),
+            call_latency(price, buckets),
+            plan.batched,
+            event,
+            hit_rate,
+        )
 
 
-def _buckets(plan: _StepPlan, prefix: Decimal, event: str | None, ttl: str) -> Buckets:
-    if event == "write":
-        written = {"write_5m": prefix} if ttl == "5m" else {"write_1h": prefix}
-        return Buckets(uncached=plan.own_input, output=plan.output, **written)
+def _buckets(plan: _StepPlan, prefix: Decimal, event: str | None, cache: _Cache | None) -> Buckets:
+    if event is None or cache is None:
+        return Buckets(uncached=prefix + plan.own_input, output=plan.output)
+    uncached = plan.own_input + prefix - cache.tokens
     if event == "read":
-        return Buckets(uncached=plan.own_input, read=prefix, output=plan.output)
-    return Buckets(uncached=prefix + plan.own_input, output=plan.output)
+        return Buckets(uncached=uncached, read=cache.tokens, output=plan.output)
+    written = {"write_5m": cache.tokens} if cache.ttl == "5m" else {"write_1h": cache.tokens}
+    storage = cache.tokens * cache.storage_hours
+    return Buckets(uncached=uncached, output=plan.output, storage=storage, **written)
 
 
-def _step_result(policy: CompiledPolicy, plan: _StepPlan, calls: list[Call]) -> StepResult:
+def _step_result(
+    policy: CompiledPolicy, plan: _StepPlan, calls: list[Call], latency: Decimal, warmup: Decimal
+) -> StepResult:
     step = plan.step
-    if step.parallel_calls:
-        latency = max(c.latency for c in calls)
-    else:
-        latency = sum((c.latency for c in calls), ZERO)
     touched = [r for r in (plan.route, plan.trim, plan.cap, plan.batch) if r is not None]
-    if any(c.cache for c in calls):
+    explicit = policy.prices.models[plan.model].caching == "explicit"
+    if any(c.cache for c in calls) and (explicit or warmup):
         touched += [r for r in policy.rules if r.kind == "cache"][:1]
     touched.sort(key=lambda r: LEVER_ORDER.index(r.kind))
     quality, basis = _quality(policy, plan)
@@ -243,6 +330,7 @@ def _step_result(policy: CompiledPolicy, plan: _StepPlan, calls: list[Call]) -> 
         quality=quality,
         quality_basis=basis,
         rules=touched,
+        warmup=warmup,
     )
 
 

@@ -3,11 +3,13 @@
 Data files are checked strictly at this edge: unknown keys are errors, quantities carry units
 checked by the one unit registry, and every problem becomes a diagnostic that names the file,
 the line and the key (with a near name for a misspelt one).  Past this module, prices are
-``Decimal`` USD per million tokens, token counts are ints and times are seconds.
+``Decimal`` USD per million tokens (storage in USD per million tokens per hour), token counts are
+ints and times are seconds.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from decimal import Decimal
@@ -58,6 +60,7 @@ _EXAMPLE = {
     "speed": "8000 tokens/s",
     "fraction": "50 %",
     "money": "0.04 USD",
+    "storage": "4.5 USD/MTok/h",
 }
 
 Price = Annotated[Decimal, _amount("price"), Field(ge=0)]
@@ -65,13 +68,15 @@ Tokens = Annotated[Decimal, _amount("tokens", bare_ok=True), Field(ge=0)]
 Seconds = Annotated[Decimal, _amount("time"), Field(ge=0)]
 Speed = Annotated[Decimal, _amount("speed"), Field(gt=0)]
 Fraction = Annotated[Decimal, _amount("fraction", bare_ok=True), Field(ge=0, le=1)]
+StoragePrice = Annotated[Decimal, _amount("storage"), Field(ge=0)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# The price and model table.
+# The price and model table, as a local TOML file writes it.  ``prices.py`` merges it with the
+# price library it names and resolves every model a policy uses.
 
 
 class PassRates(_Strict):
@@ -82,45 +87,60 @@ class PassRates(_Strict):
     hard: Fraction
 
 
-class ModelPrice(_Strict):
-    """One model's prices (USD per million tokens), cache rules, latency and quality."""
+class LongContext(_Strict):
+    """Prices for a request with more than ``above`` input tokens: the whole request pays them."""
 
+    above: Tokens
     input: Price
     output: Price
     cache_write_5m: Price | None = None
     cache_write_1h: Price | None = None
     cache_read: Price | None = None
-    min_cacheable: Tokens = Decimal(0)
-    batch_discount: Fraction = Decimal(0)
-    overhead: Seconds = Decimal(0)
-    prefill_speed: Speed
-    output_speed: Speed
-    cache_read_prefill: Fraction = Decimal("0.1")
-    pass_rate: PassRates
-
-    @property
-    def caches(self) -> bool:
-        return self.cache_read is not None and (
-            self.cache_write_5m is not None or self.cache_write_1h is not None
-        )
-
-    def cache_write(self, ttl: str) -> Decimal | None:
-        return self.cache_write_5m if ttl == "5m" else self.cache_write_1h
 
 
-class PriceTable(_Strict):
-    """Models by the name policies and pipelines use for them."""
+class ModelEntry(_Strict):
+    """One model as the local price file writes it.
 
-    source: str = "local price table"
-    date: str | None = None
-    models: dict[str, ModelPrice]
+    A model the price library knows needs only what the library lacks (latency parameters, pass
+    rates, batch discount, minimum cacheable prefix); any price given here overrides the
+    library's.  A model the library does not know must give at least its input and output prices.
+    """
 
-    @field_validator("models")
-    @classmethod
-    def _not_empty(cls, models: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
-        if not models:
-            raise ValueError("the price table names no model")
-        return models
+    provider: Literal["anthropic", "openai", "google"] | None = None
+    input: Price | None = None
+    output: Price | None = None
+    cache_write_5m: Price | None = None
+    cache_write_1h: Price | None = None
+    cache_read: Price | None = None
+    long_context: LongContext | None = None
+    cache_storage: StoragePrice | None = None
+    min_cacheable: Tokens | None = None
+    batch_discount: Fraction | None = None
+    batch_discounts_cache: bool | None = None
+    overhead: Seconds | None = None
+    prefill_speed: Speed | None = None
+    output_speed: Speed | None = None
+    cache_read_prefill: Fraction | None = None
+    pass_rate: PassRates | None = None
+
+
+class PriceFile(_Strict):
+    """A local price file: models by the name policies and pipelines use for them.
+
+    With ``library = "genai-prices"`` the file adds to (and overrides) the library's prices, read
+    as they stood on ``date``; without it, the file is the whole price table.
+    """
+
+    source: str | None = None
+    date: datetime.date | None = None
+    library: Literal["genai-prices"] | None = None
+    models: dict[str, ModelEntry] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PriceFile:
+        if not self.models and self.library is None:
+            raise ValueError("the price table names no model and no price library")
+        return self
 
 
 # The pipeline.

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from . import nodes
 from .diagnostics import PolicyError, Source, did_you_mean
-from .inputs import DIFFICULTIES, Pipeline, PriceTable, Step
+from .inputs import DIFFICULTIES, Pipeline, Step
+from .prices import PriceTable
 from .units import UnitProblem, convert
 
 #: Step fields a selector may test, with the kind of value each holds.
@@ -251,7 +252,7 @@ def _read_value(value, kind: str, field: str, pipeline: Pipeline, prices: PriceT
             "E211",
             f"unknown model '{text}'",
             value.span,
-            did_you_mean(text, prices.models) or "models: " + ", ".join(prices.models),
+            prices.hint(text),
         )
     return text
 

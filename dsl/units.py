@@ -25,6 +25,8 @@ CANONICAL = {
     "price": "USD / MTok",
     "speed": "token / second",
     "fraction": "dimensionless",
+    "storage": "USD / MTok / hour",
+    "rate": "run / hour",
 }
 
 #: How each kind is written in an example, for messages that say what was expected.
@@ -35,6 +37,8 @@ EXAMPLES = {
     "price": "3 USD/MTok",
     "speed": "8000 tokens/s",
     "fraction": "40 %",
+    "storage": "4.5 USD/MTok/h",
+    "rate": "120 runs/hour",
 }
 
 

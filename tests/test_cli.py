@@ -89,6 +89,7 @@ def test_json_contract(cli):
         "cache_write_1h": 0,
         "cache_read": 2400,
         "output": 120,
+        "cache_storage_token_hours": 0,
     }
     assert search["quality_basis"] == "assumed" and search["quality_measured"] is False
     assert [r["line"] for r in search["rules"]] == [8, 9, 7]

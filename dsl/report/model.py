@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..compiler import CompiledPolicy, Requirement, Rule
+from ..crossrun import TtlComparison, compare_ttls
 from ..engine import Evaluation, cumulative, evaluate
 
 _COMPARE = {
@@ -34,6 +35,7 @@ class EvalReport:
     result: Evaluation
     levers: list[tuple[Rule, Evaluation]]
     requires: list[RequireResult]
+    ttl: TtlComparison | None = None  # with traffic: the 5-minute and 1-hour caches compared
 
     @property
     def passed(self) -> bool:
@@ -55,6 +57,7 @@ def build(policy: CompiledPolicy) -> EvalReport:
         result=result,
         levers=cumulative(policy),
         requires=[_check(r, result) for r in policy.requires],
+        ttl=compare_ttls(policy) if policy.traffic else None,
     )
 
 

@@ -42,8 +42,20 @@ def to_document(report: EvalReport) -> dict:
             "source": policy.prices.source,
             "date": policy.prices.date,
             "path": policy.files["prices"],
+            "library": policy.prices.library,
+            "overrides": [
+                {
+                    "model": o.model,
+                    "figure": o.figure,
+                    "library_usd_per_mtok": None if o.library is None else decimal_text(o.library),
+                    "local_usd_per_mtok": decimal_text(o.local),
+                    "path": o.path,
+                }
+                for o in policy.prices.overrides
+            ],
         },
         "runs": policy.runs,
+        "traffic": _traffic(report),
         "baseline": _totals(report.baseline),
         "result": _totals(report.result),
         "levers": [
@@ -83,7 +95,20 @@ def _totals(evaluation: Evaluation) -> dict:
         "cost_total": decimal_text(evaluation.cost_total),
         "latency_per_run_s": _float(evaluation.latency_per_run),
         "deferred_latency_per_run_s": _float(evaluation.deferred_latency),
+        "deferred_within_s": _float(evaluation.deferred_within),
         "quality": _float(evaluation.quality),
+    }
+
+
+def _traffic(report: EvalReport) -> dict | None:
+    """Caching across runs: the hit rate assumed per model, and the two cache lifetimes."""
+    policy = report.policy
+    if policy.traffic is None:
+        return None
+    return {
+        "runs_per_hour": _float(policy.traffic),
+        "hit_rates": {model: _float(h) for model, h in report.result.hit_rates.items()},
+        "ttl_comparison": report.ttl.as_dict() if report.ttl else None,
     }
 
 
@@ -106,6 +131,10 @@ def _step(before: StepResult, after: StepResult, runs: int) -> dict:
         "cost_total_after": decimal_text(after.cost * runs),
         "latency_s_before": _float(before.latency),
         "latency_s_after": _float(after.latency),
+        "warmup_s": _float(after.warmup),
+        "cross_run_hit_rate": next(
+            (_float(c.hit_rate) for c in after.calls if c.hit_rate is not None), None
+        ),
         "deferred": after.deferred,
         "quality_before": _float(before.quality),
         "quality_after": _float(after.quality),
@@ -119,12 +148,18 @@ def _step(before: StepResult, after: StepResult, runs: int) -> dict:
 
 def _buckets(tokens: Buckets) -> dict:
     return {
-        "uncached_input": int(tokens.uncached),
-        "cache_write_5m": int(tokens.write_5m),
-        "cache_write_1h": int(tokens.write_1h),
-        "cache_read": int(tokens.read),
-        "output": int(tokens.output),
+        "uncached_input": _tokens(tokens.uncached),
+        "cache_write_5m": _tokens(tokens.write_5m),
+        "cache_write_1h": _tokens(tokens.write_1h),
+        "cache_read": _tokens(tokens.read),
+        "output": _tokens(tokens.output),
+        "cache_storage_token_hours": _tokens(tokens.storage),
     }
+
+
+def _tokens(count: Decimal) -> int | float:
+    """A token count: whole, or (an expected count under traffic) to three decimals."""
+    return int(count) if count == count.to_integral_value() else round(float(count), 3)
 
 
 def _float(value: Decimal) -> float:
@@ -163,9 +198,8 @@ def _total_rows(report: EvalReport) -> list[tuple[str, str, str, str]]:
         ),
     ]
     if result.deferred_latency:
-        rows.append(
-            ("deferred (batch) per run", "—", seconds(result.deferred_latency), "leaves the path")
-        )
+        within = f"{seconds(result.deferred_latency)}, done within {_hours(result.deferred_within)}"
+        rows.append(("deferred (batch) per run", "—", within, "leaves the path"))
     return rows
 
 
@@ -203,6 +237,8 @@ def _step_rows(report: EvalReport) -> list[tuple[str, ...]]:
     for before, after in _pairs(report):
         model = after.model if before.model == after.model else f"{before.model} → {after.model}"
         latency = f"deferred {seconds(after.latency)}" if after.deferred else seconds(after.latency)
+        if after.warmup:
+            latency += f" (+{seconds(after.warmup)} warm-up)"
         rules = " ".join(f"{r.kind}:{r.line}" for r in after.rules) or "untouched"
         rows.append(
             (
@@ -237,13 +273,23 @@ def _token_rows(report: EvalReport) -> list[tuple[str, ...]]:
     return rows
 
 
+def _count(tokens: Decimal) -> str:
+    """A token count for people: expected counts under traffic are rounded to whole tokens."""
+    return f"{tokens:,.0f}"
+
+
+def _hours(value: Decimal) -> str:
+    hours = value / 3600
+    return f"{hours:.0f} h" if hours == hours.to_integral_value() else seconds(value)
+
+
 def _step_name(step: StepResult) -> str:
     return step.name if len(step.calls) == 1 else f"{step.name} ×{len(step.calls)}"
 
 
 def _token_cells(tokens: Buckets) -> tuple[str, ...]:
     written = tokens.write_5m + tokens.write_1h
-    return tuple(f"{n:,}" for n in (tokens.uncached, written, tokens.read, tokens.output))
+    return tuple(_count(n) for n in (tokens.uncached, written, tokens.read, tokens.output))
 
 
 _STEP_HEADERS = ("step", "model", "cost per run", "latency", "quality", "rules")
@@ -253,12 +299,61 @@ _LEVER_HEADERS = ("#", "line", "statement", "cost", "change", "latency/run", "qu
 
 def _title(report: EvalReport) -> str:
     policy = report.policy
-    dated = f", {policy.prices.date}" if policy.prices.date else ""
+    dated = f" as of {policy.prices.date}" if policy.prices.date else ""
     return (
         f"policy {policy.name} · pipeline {policy.pipeline.name} "
         f"({len(policy.pipeline.steps)} steps) · {policy.runs:,} runs · "
         f"prices: {policy.prices.source}{dated}"
     )
+
+
+def _override_rows(report: EvalReport) -> list[tuple[str, str, str, str]]:
+    return [
+        (
+            o.model,
+            o.figure,
+            "—" if o.library is None else f"{decimal_text(o.library)} USD/MTok",
+            f"{decimal_text(o.local)} USD/MTok",
+        )
+        for o in report.policy.prices.overrides
+    ]
+
+
+_OVERRIDE_HEADERS = ("model", "price", "library", "local file")
+
+
+def _traffic_lines(report: EvalReport) -> list[str]:
+    """Caching across runs, in words: the hit rate assumed and the 1-hour cache's verdict."""
+    policy = report.policy
+    if policy.traffic is None:
+        return []
+    lines = [f"traffic {decimal_text(policy.traffic, min_places=0)} runs/hour"]
+    for model, hit in report.result.hit_rates.items():
+        lines.append(f"{model}: a run finds the prefix still cached with chance {hit:.1%}")
+    comparison = report.ttl
+    if comparison is not None:
+        for caching in comparison.models:
+            for ttl, even in caching.break_even.items():
+                shown = "never" if even is None else f"{even:.1%}"
+                hit = caching.hit_rate[ttl]
+                lines.append(
+                    f"{caching.model}, ttl {_TTL_WORDS[ttl]}: hit rate {hit:.1%}, "
+                    f"break-even {shown}"
+                )
+        five, hour = comparison.cost_per_run["5m"], comparison.cost_per_run["1h"]
+        verdict = {
+            "1h": "the 1-hour cache pays off",
+            "5m": "the 1-hour cache does not pay off",
+            "same": "both caches cost the same",
+        }[comparison.better]
+        lines.append(
+            f"{verdict}: {usd_per_run(hour)} per run with 1 h against {usd_per_run(five)} "
+            "with 5 min"
+        )
+    return lines
+
+
+_TTL_WORDS = {"5m": "5 min", "1h": "1 h"}
 
 
 def _require_lines(report: EvalReport) -> list[tuple[bool, str]]:
@@ -304,9 +399,28 @@ def rich_renderables(report: EvalReport):
     yield levers
     yield Text()
 
-    yield _rich_table("Steps, per run", _STEP_HEADERS, _step_rows(report), wrap={"rules"})
+    yield _rich_table("Steps, per run", _STEP_HEADERS, _step_rows(report), wrap={"model", "rules"})
     yield Text()
     yield _rich_table("Tokens per run, under the policy", _TOKEN_HEADERS, _token_rows(report))
+
+    if report.policy.prices.overrides:
+        yield Text()
+        overrides = Table(
+            title="Prices the local file overrides", title_justify="left", show_edge=False
+        )
+        for header in _OVERRIDE_HEADERS:
+            overrides.add_column(
+                header, justify="left" if header in ("model", "price") else "right"
+            )
+        for row in _override_rows(report):
+            overrides.add_row(*(escape(cell) for cell in row))
+        yield overrides
+
+    if report.policy.traffic is not None:
+        yield Text()
+        yield Text("Caching across runs", style="italic")
+        for line in _traffic_lines(report):
+            yield Text(line)
 
     if report.requires:
         yield Text()
@@ -339,6 +453,12 @@ def to_markdown(report: EvalReport) -> str:
     out += _md_table(_STEP_HEADERS, _step_rows(report))
     out += ["", "**Tokens per run, under the policy**", ""]
     out += _md_table(_TOKEN_HEADERS, _token_rows(report))
+    if report.policy.prices.overrides:
+        out += ["", "**Prices the local file overrides**", ""]
+        out += _md_table(_OVERRIDE_HEADERS, _override_rows(report))
+    if report.policy.traffic is not None:
+        out += ["", "**Caching across runs**", ""]
+        out += [f"- {_md(line)}" for line in _traffic_lines(report)]
     if report.requires:
         out.append("")
         out += [
