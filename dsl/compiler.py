@@ -448,18 +448,30 @@ def _selection_warnings(policy: CompiledPolicy, rule: Rule) -> list[Diagnostic]:
 
     if rule.kind != "batch":
         return []
-    hint = "a batched call may take hours; mark the step deferrable if that is fine"
-    return [
-        _warn(
-            policy.source,
-            "W103",
-            f"step '{s.name}' is not deferrable, yet it is batched",
-            rule,
-            hint=hint,
-        )
-        for s in matched
-        if not s.deferrable and winners[s.name] is None
-    ]
+    batched = [s for s in matched if winners[s.name] is None]
+    return _batch_warnings(policy, rule, batched)
+
+
+def _batch_warnings(policy: CompiledPolicy, rule: Rule, batched: list[Step]) -> list[Diagnostic]:
+    """Batching a step that cannot wait, or one that a later step explicitly waits for."""
+    warnings = []
+    hurried = [s.name for s in batched if not s.deferrable]
+    if hurried:
+        names = ", ".join(f"'{n}'" for n in hurried)
+        hint = "a batched call may take hours; mark a step deferrable if that is fine"
+        message = f"{names} {'is' if len(hurried) == 1 else 'are'} not deferrable, yet batched"
+        warnings.append(_warn(policy.source, "W103", message, rule, hint=hint))
+    names = {s.name for s in batched}
+    for step in policy.pipeline.steps:
+        waited = [n for n in step.after or [] if n in names]
+        if waited:
+            message = (
+                f"step '{step.name}' runs after batched {', '.join(repr(n) for n in waited)}: "
+                "its latency leaves out the wait for the batch"
+            )
+            hint = "a step that needs a batched step's answer waits for the batch to complete"
+            warnings.append(_warn(policy.source, "W104", message, rule, hint=hint))
+    return warnings
 
 
 def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:

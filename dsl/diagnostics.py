@@ -43,6 +43,7 @@ CODES = {
     "W101": "rule is shadowed by earlier rules",
     "W102": "prefix is below the model's minimum cacheable size",
     "W103": "a step that is not deferrable is batched",
+    "W104": "a step waits for a batched step",
     "W300": "the model caches automatically: the cache lever changes nothing",
     "W301": "batched model has no batch price",
     "W302": "'warm' has no parallel step on a cold prefix to warm",

@@ -109,9 +109,10 @@ def evaluate(policy: CompiledPolicy, rules: Sequence[Rule] | None = None) -> Eva
     by_kind = {kind: [r for r in rules if r.kind == kind] for kind in LEVER_ORDER}
     plans = [_plan_step(step, by_kind) for step in policy.pipeline.steps]
     pricing = _Pricing(policy, by_kind["cache"][:1])
-    priced = {plan.step.name: pricing.step(plan) for plan in plans}
+    priced, finish = _run(plans, pricing)
     steps = [_step_result(policy, plan, *priced[plan.step.name]) for plan in plans]
-    latency, deferred = _run_latency(policy, steps)
+    latency = max(finish.values(), default=ZERO)
+    deferred = sum((s.latency for s in steps if s.deferred), ZERO)
     within = max(
         (policy.prices.models[s.model].batch_window for s in steps if s.deferred), default=ZERO
     )
@@ -209,44 +210,82 @@ def cache_for(price: ModelPrice, prefix: Decimal, rule: Rule | None) -> _Cache |
     return _Cache(prefix, rule.ttl, seconds, rules.read_refreshes, storage)
 
 
-class _Pricing:
-    """Prices every call in run order, tracking each model's cache within the run.
+def _run(plans: list[_StepPlan], pricing: _Pricing) -> tuple[dict[str, tuple], dict[str, Decimal]]:
+    """Price the steps in the order they start, and when each one finishes.
 
-    Calls start one after another in pipeline order (the calls of a ``parallel_calls`` step
-    together, unless ``warm`` sends one first); a model's cache is warm for a call that starts
-    within the time to live of its last write (or read, where reads refresh it).  A cold call
-    may still find the prefix cached by an earlier run, with the chance traffic gives.
+    A step starts when the steps it waits for have finished: those its ``after`` names, or else
+    the nearest earlier step that is not batched.  A batched step is handed to the batch API when
+    it starts and holds nobody up, so for the interactive path it finishes as it starts.  Steps
+    are priced in order of their start (pipeline order breaks ties), so that a cache is only
+    read by calls that start after the call that wrote it has finished.
+    """
+    waits_for = _dependencies(plans)
+    finish: dict[str, Decimal] = {}
+    priced: dict[str, tuple] = {}
+    pending = list(plans)
+    while pending:
+        starts = {
+            p.step.name: max((finish[d] for d in waits_for[p.step.name]), default=ZERO)
+            for p in pending
+            if all(d in finish for d in waits_for[p.step.name])
+        }
+        plan = min((p for p in pending if p.step.name in starts), key=lambda p: starts[p.step.name])
+        start = starts[plan.step.name]
+        priced[plan.step.name] = calls, latency, warmup = pricing.step(plan, start)
+        finish[plan.step.name] = start if plan.batched else start + latency
+        pending.remove(plan)
+    return priced, finish
+
+
+def _dependencies(plans: list[_StepPlan]) -> dict[str, list[str]]:
+    waits_for, previous = {}, None
+    for plan in plans:
+        after = plan.step.after
+        waits_for[plan.step.name] = after if after is not None else ([previous] if previous else [])
+        if not plan.batched:
+            previous = plan.step.name
+    return waits_for
+
+
+class _Pricing:
+    """Prices the calls of each step from its start, tracking each model's cache within the run.
+
+    A step's calls run one after another (the calls of a ``parallel_calls`` step together, unless
+    ``warm`` sends one first).  A model's cache is warm for a call that starts after the call
+    that wrote it has finished, and within the time to live of its last write (or read, where
+    reads refresh it).  Batched calls read a warm cache but leave it as they found it: they run
+    later, out of band.  A cold call may still find the prefix cached by an earlier run, with the
+    chance traffic gives.
     """
 
     def __init__(self, policy: CompiledPolicy, cache: list[Rule]) -> None:
         self.policy = policy
         self.rule = cache[0] if cache else None
         self.last_use: dict[str, Decimal] = {}
-        self.clock = ZERO
+        self.ready_at: dict[str, Decimal] = {}
         self.hit_rates: dict[str, Decimal] = {}
 
-    def step(self, plan: _StepPlan) -> tuple[list[Call], Decimal, Decimal]:
+    def step(self, plan: _StepPlan, start: Decimal) -> tuple[list[Call], Decimal, Decimal]:
         """The step's calls, its latency, and the latency its cache warm-up added."""
         price = self.policy.prices.models[plan.model]
         prefix = self.policy.pipeline.prefix if plan.step.uses_prefix else ZERO
         cache = cache_for(price, prefix, self.rule)
         if plan.step.parallel_calls:
-            return self._parallel(plan, price, prefix, cache)
+            return self._parallel(plan, price, prefix, cache, start)
 
-        calls = []
+        calls, clock = [], start
         for index in range(plan.step.calls):
-            event = self._event(price, cache, self.clock)
-            calls.append(self._call(plan, price, prefix, cache, index, self.clock, event))
-            self.clock += calls[-1].latency
-        return calls, sum((c.latency for c in calls), ZERO), ZERO
+            event = self._event(price, cache, clock)
+            calls.append(self._call(plan, price, prefix, cache, index, clock, event))
+            clock += calls[-1].latency
+        return calls, clock - start, ZERO
 
-    def _parallel(self, plan, price, prefix, cache) -> tuple[list[Call], Decimal, Decimal]:
+    def _parallel(self, plan, price, prefix, cache, start) -> tuple[list[Call], Decimal, Decimal]:
         """Calls that start together: each pays a write on a cold cache, unless one warms it.
 
         With ``cache prefix warm``, one call goes first and the others start when it ends, so
         that they read; the step then takes that first call's latency longer.
         """
-        start = self.clock
         event = self._event(price, cache, start)
         warming = event == "write" and self.rule is not None and self.rule.warm
         if not warming or plan.step.calls == 1:
@@ -254,9 +293,7 @@ class _Pricing:
                 self._call(plan, price, prefix, cache, i, start, event)
                 for i in range(plan.step.calls)
             ]
-            latency = max(c.latency for c in calls)
-            self.clock = start + latency
-            return calls, latency, ZERO
+            return calls, max(c.latency for c in calls), ZERO
 
         first = self._call(plan, price, prefix, cache, 0, start, "write")
         after = start + first.latency
@@ -265,15 +302,14 @@ class _Pricing:
             for i in range(1, plan.step.calls)
         ]
         latency = first.latency + max(c.latency for c in rest)
-        self.clock = start + latency
         return [first, *rest], latency, latency - first.latency
 
     def _event(self, price: ModelPrice, cache: _Cache | None, start: Decimal) -> str | None:
         """Whether a call starting now writes the cache, reads it, or is not cached."""
         if cache is None:
             return None
-        last = self.last_use.get(price.key)
-        warm = last is not None and start - last <= cache.ttl_seconds
+        last, ready = self.last_use.get(price.key), self.ready_at.get(price.key)
+        warm = last is not None and ready <= start and start - last <= cache.ttl_seconds
         return "read" if warm else "write"
 
     def _call(self, plan, price, prefix, cache, index, start, event) -> Call:
@@ -283,7 +319,10 @@ class _Pricing:
             hit_rate = warm_chance(self.policy.traffic, cache.ttl_seconds)
             self.hit_rates[price.key] = hit_rate
             buckets = buckets.mixed(_buckets(plan, prefix, "read", cache), hit_rate)
-        if event == "write" or (event == "read" and cache.refresh):
+        latency = call_latency(price, buckets)
+        if not plan.batched and event == "write":
+            self.last_use[price.key], self.ready_at[price.key] = start, start + latency
+        elif not plan.batched and event == "read" and cache.refresh:
             self.last_use[price.key] = start
         return Call(
             plan.step.name,
@@ -291,7 +330,7 @@ class _Pricing:
             plan.model,
             buckets,
             call_cost(price, buckets, batched=plan.batched),
-            call_latency(price, buckets),
+            latency,
             plan.batched,
             event,
             hit_rate,
@@ -352,23 +391,6 @@ def _quality(policy: CompiledPolicy, plan: _StepPlan) -> tuple[Decimal, str]:
 def _same(written: str | None, applied: str | None) -> bool:
     normal = lambda text: " ".join(text.split()) if text else None  # noqa: E731
     return normal(written) == normal(applied)
-
-
-def _run_latency(policy: CompiledPolicy, steps: list[StepResult]) -> tuple[Decimal, Decimal]:
-    """The interactive latency of a run (its longest path) and the latency of deferred steps.
-
-    A step starts when the steps it runs after have finished: those its ``after`` names, or the
-    step before it.  A batched step leaves the interactive path: it adds nothing to it.
-    """
-    finish: dict[str, Decimal] = {}
-    previous: str | None = None
-    for spec, result in zip(policy.pipeline.steps, steps, strict=True):
-        after = spec.after if spec.after is not None else ([previous] if previous else [])
-        start = max((finish[name] for name in after), default=ZERO)
-        finish[spec.name] = start + (ZERO if result.deferred else result.latency)
-        previous = spec.name
-    deferred = sum((s.latency for s in steps if s.deferred), ZERO)
-    return max(finish.values(), default=ZERO), deferred
 
 
 def cumulative(policy: CompiledPolicy) -> list[tuple[Rule, Evaluation]]:

@@ -206,3 +206,71 @@ def test_money_stays_exact(tmp_path):
     # (1201 tok × 3 + 1 tok × 15) / 10^6 per run, three runs: no float rounding anywhere.
     assert result.cost_total == Decimal("0.010854")
     assert str(result.cost_per_run.normalize()) == "0.003618"
+
+
+def test_steps_that_start_together_each_write_the_cold_cache(tmp_path):
+    policy = compiled(
+        tmp_path,
+        "cache prefix",
+        step("a", after=[]),
+        step("b", after=[]),
+        step("c", after=["a", "b"]),
+    )
+    events = {s.name: s.calls[0].cache for s in evaluate(policy).steps}
+    assert events == {"a": "write", "b": "write", "c": "read"}
+
+
+def test_a_step_that_starts_earlier_writes_first_whatever_the_pipeline_order(tmp_path):
+    policy = compiled(
+        tmp_path,
+        "cache prefix",
+        step("slow", output=600, after=[]),
+        step("fast", output=10, after=[]),
+        step("late", output=10, after=["fast"]),
+    )
+    events = {s.name: s.calls[0].cache for s in evaluate(policy).steps}
+    # late starts when fast ends, while slow is still running: slow's write is not ready yet,
+    # but fast's own write, which started at the same moment as slow's, is not either.
+    assert events == {"slow": "write", "fast": "write", "late": "read"}
+
+
+def test_a_batched_call_does_not_warm_the_cache_for_interactive_calls(tmp_path):
+    policy = compiled(
+        tmp_path,
+        "cache prefix\nbatch step name = a",
+        step("a", deferrable=True),
+        step("b"),
+    )
+    result = evaluate(policy)
+    assert result.step("a").calls[0].cache == "write"
+    assert result.step("b").calls[0].cache == "write"
+
+
+def test_the_step_after_a_batched_one_waits_only_for_the_interactive_step_before(tmp_path):
+    policy = compiled(
+        tmp_path,
+        "batch if deferrable",
+        step("a"),
+        step("notify", deferrable=True),
+        step("b"),
+    )
+    result = evaluate(policy)
+    assert result.latency_per_run == result.step("a").latency + result.step("b").latency
+    assert policy.warnings == []
+
+
+def test_a_step_that_waits_for_a_batched_step_warns(tmp_path):
+    policy = compiled(
+        tmp_path,
+        "batch if deferrable",
+        step("a", deferrable=True),
+        step("b", after=["a"]),
+    )
+    (warning,) = policy.warnings
+    assert warning.code == "W104" and "'b'" in warning.message
+
+
+def test_batching_several_hurried_steps_is_one_warning(tmp_path):
+    policy = compiled(tmp_path, "batch every step", step("a"), step("b"))
+    (warning,) = policy.warnings
+    assert warning.code == "W103" and "'a', 'b' are not deferrable" in warning.message
