@@ -85,6 +85,12 @@ def run(
         return BAD_INPUT
     except BrokenPipeError:
         return OK
+    except RecursionError:
+        err.write("error[E105]: the policy nests its selectors too deeply to evaluate\n")
+        return BAD_INPUT
+    except OSError as error:  # reading problems are diagnostics already: this is the output
+        _say(err, f"error: cannot write the output: {error.strerror or error}\n")
+        return BAD_INPUT
     except Exception as fault:  # an internal fault: say so plainly, keep the details available
         if os.environ.get("AGENTPOLICY_DEBUG"):
             raise
@@ -96,5 +102,22 @@ def run(
     return code if isinstance(code, int) else OK
 
 
+def _say(stream: IO[str], text: str) -> None:
+    """Write a last word to a stream that may itself be what failed."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except OSError:
+        pass
+
+
 def main() -> None:
-    sys.exit(run())
+    code = run()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a full disk or a closed pipe: the exit code already tells
+            code = code or BAD_INPUT
+    # Whatever could not be written stays unwritten, rather than fail again at exit.
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    sys.exit(code)

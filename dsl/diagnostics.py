@@ -20,6 +20,7 @@ CODES = {
     "E102": "unexpected word or symbol",
     "E103": "the policy ends in the middle of a statement",
     "E104": "statement not supported by this version",
+    "E105": "selectors nested too deeply",
     "E200": "unknown unit",
     "E201": "unit mismatch",
     "E202": "value out of range",

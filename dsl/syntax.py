@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import functools
 import re
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from . import nodes
 from .diagnostics import PolicyError, Source, did_you_mean
@@ -28,12 +35,41 @@ KEYWORDS = (
 ).split()
 
 
+#: Characters that continue a name: a keyword followed by one of them is part of a longer word.
+_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.:\-]+")
+
+#: The text being parsed, for the keyword check below (lark's callbacks see only the token).
+_parsing: ContextVar[str] = ContextVar("_parsing", default="")
+
+
+class _GluedKeyword(Exception):
+    """A keyword that the lexer took from the start of a longer word, such as ``cacheprefix``."""
+
+    def __init__(self, token: Token, word: str) -> None:
+        super().__init__(word)
+        self.token = token
+        self.word = word
+
+
+def _whole_word(token: Token) -> Token:
+    """Refuse a keyword glued to the word after it: ``routestep`` is not ``route step``."""
+    text = _parsing.get()
+    if token.end_pos < len(text) and _NAME_CHARACTERS.match(text, token.end_pos):
+        raise _GluedKeyword(token, _NAME_CHARACTERS.match(text, token.start_pos).group())
+    return token
+
+
 @functools.cache
 def parser() -> Lark:
     """The LALR parser for the policy grammar, built once and cached by lark between runs."""
     grammar = resources.files("agentpolicy.grammar").joinpath("policy.lark").read_text("utf-8")
     return Lark(
-        grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True
+        grammar,
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+        lexer_callbacks={keyword.upper(): _whole_word for keyword in KEYWORDS},
     )
 
 
@@ -78,12 +114,40 @@ def parse_text(text: str, path: str | Path = "<policy>") -> nodes.Policy:
         raise PolicyError(
             [source.diagnostic("E100", "the policy contains a NUL character", line, column)]
         )
+    token = _parsing.set(text)
     try:
         tree = parser().parse(text)
     except UnexpectedInput as error:
         raise PolicyError([syntax_diagnostic(error, source)]) from None
-    statements = _Builder(text).transform(tree)
+    except _GluedKeyword as glued:
+        raise PolicyError([_glued_diagnostic(glued, source)]) from None
+    finally:
+        _parsing.reset(token)
+    try:
+        statements = _Builder(text).transform(tree)
+    except (RecursionError, VisitError) as error:
+        if isinstance(error, VisitError) and not isinstance(error.orig_exc, RecursionError):
+            raise
+        message = "selectors are nested too deeply to read"
+        raise PolicyError([source.diagnostic("E105", message, 1, 1)]) from None
     return nodes.Policy(path=str(path), statements=tuple(statements))
+
+
+def _glued_diagnostic(glued: _GluedKeyword, source: Source):
+    token = glued.token
+    rest = glued.word[len(token) :]
+    if rest in KEYWORDS:
+        hint = f"did you mean '{token} {rest}'?"
+    else:
+        hint = did_you_mean(glued.word, KEYWORDS) or f"put a space after '{token}'"
+    return source.diagnostic(
+        "E102",
+        f"unexpected '{glued.word}'",
+        token.line,
+        token.column,
+        width=len(glued.word),
+        hint=hint,
+    )
 
 
 def syntax_diagnostic(error: UnexpectedInput, source: Source):
@@ -184,11 +248,11 @@ class _Builder(Transformer):
 
     def __init__(self, text: str) -> None:
         super().__init__()
-        self.text = text
+        self.source_text = text  # not ``text``: that is the rule for quoted strings
 
     def _statement_fields(self, meta) -> dict:
         span = _span(meta)
-        return {"span": span, "text": " ".join(self.text[span.start : span.end].split())}
+        return {"span": span, "text": " ".join(self.source_text[span.start : span.end].split())}
 
     def start(self, meta, *statements):
         return list(statements)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from agentpolicy import nodes
 from agentpolicy.diagnostics import PolicyError
-from agentpolicy.syntax import parse_bytes, parse_text
+from agentpolicy.syntax import KEYWORDS, parse_bytes, parse_text
 
 
 def one(text: str):
@@ -161,3 +161,40 @@ def test_invalid_utf8_is_located():
         parse_bytes(b"cache prefix\nroute \xff", "bad.policy")
     (diagnostic,) = caught.value.diagnostics
     assert (diagnostic.code, diagnostic.location.line, diagnostic.location.column) == ("E100", 2, 7)
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "hint"),
+    [
+        ("cacheprefix", "cacheprefix", "did you mean 'cache prefix'?"),
+        ("routestep name=plan to haiku", "routestep", "did you mean 'route step'?"),
+        ("route step name=plan tohaiku", "tohaiku", "put a space after 'to'"),
+        ("cache prefixx", "prefixx", "did you mean 'prefix'?"),
+    ],
+)
+def test_a_keyword_glued_to_the_next_word_is_not_read_as_the_keyword(text, word, hint):
+    diagnostic = error_of(text)
+    assert (diagnostic.code, diagnostic.message) == ("E102", f"unexpected '{word}'")
+    assert diagnostic.hint == hint
+
+
+def test_quoted_values_in_selectors():
+    compare = one('route step name = "first step" to haiku').selector
+    assert (compare.value.text, compare.value.quoted) == ("first step", True)
+    member = one('route step name in ("a b", plan) to haiku').selector
+    assert [v.text for v in member.values] == ["a b", "plan"]
+
+
+def test_deep_nesting_is_a_diagnostic():
+    assert error_of("route step " + "not " * 2000 + "deferrable to haiku").code == "E105"
+
+
+def test_every_keyword_of_the_grammar_is_known():
+    from agentpolicy.syntax import parser
+
+    words = {
+        t.pattern.value
+        for t in parser().terminals
+        if t.pattern.type == "str" and t.pattern.value.isalpha()
+    }
+    assert words == set(KEYWORDS)
