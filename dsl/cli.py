@@ -48,10 +48,11 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from .commands import check, evaluate
+    from .commands import check, evaluate, fmt
 
     cli.add_command(evaluate.command)
     cli.add_command(check.command)
+    cli.add_command(fmt.command)
 
 
 _register_commands()

@@ -34,10 +34,17 @@ CODES = {
     "E301": "data file is not valid TOML",
     "E302": "data file has a wrong or missing value",
     "E303": "data file has an unknown key",
+    "E400": "the base policy named by extends does not exist",
+    "E401": "policies extend each other in a cycle",
+    "E410": "the two policies run on different pipelines",
+    "E411": "the two policies use different price tables",
+    "E430": "the formatted policy cannot be written",
     "W100": "rule matches no step",
     "W101": "rule is shadowed by earlier rules",
     "W102": "prefix is below the model's minimum cacheable size",
     "W103": "a step that is not deferrable is batched",
+    "W200": "the two policies are compared with different evals",
+    "W201": "the two policies are evaluated for different numbers of runs",
 }
 
 

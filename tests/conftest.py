@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository's paths and a CLI runner with a fixed-width, colourless console."""
+"""Shared fixtures: the repository's paths and a CLI runner on a fixed-width, colourless console."""
 
 from __future__ import annotations
 
