@@ -3,7 +3,9 @@
 Compiling reads the files the header names (paths relative to the policy), checks every model,
 step field, value and unit against them, and turns each lever statement into a :class:`Rule` the
 engine applies.  Problems that make the policy meaningless are errors (``PolicyError``); rules
-that match no step or never win are warnings with their location.
+that match no step or never win are warnings with their location.  A variant (``extends``) is
+compiled from its merged statements (``variants.py``); each diagnostic names the file its
+statement is written in.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from . import nodes
 from .diagnostics import Diagnostic, PolicyError, Source, did_you_mean
 from .inputs import TTLS, Evals, Pipeline, PriceTable, Step, load
 from .selectors import Selector, compile_selector
-from .syntax import parse_file
 from .units import UnitProblem, convert
 
 #: The order in which lever kinds apply, whatever order the policy writes them in.
@@ -41,6 +42,7 @@ class Rule:
     cap_at: Decimal | None = None
     ttl: str | None = None
     variant: str | None = None
+    source: Source | None = None  # the file the rule is written in
 
     @property
     def text(self) -> str:
@@ -77,37 +79,64 @@ class CompiledPolicy:
     warnings: list[Diagnostic] = field(default_factory=list)
     source: Source | None = None
     files: dict[str, str] = field(default_factory=dict)
+    bases: list[str] = field(default_factory=list)  # the files it extends, nearest first
+
+    def place(self, statement: nodes.Statement) -> str:
+        """Where a statement stands: ``line 8``, or ``line 8 of lab.policy`` in a base."""
+        base = self.base_of(statement)
+        return f"line {statement.span.line}" + (f" of {base}" if base else "")
+
+    def line_label(self, statement: nodes.Statement) -> str:
+        """A statement's line for a table column: ``8``, or ``lab.policy:8`` in a base."""
+        base = self.base_of(statement)
+        return f"{base}:{statement.span.line}" if base else str(statement.span.line)
+
+    def base_of(self, statement: nodes.Statement) -> str | None:
+        """The base file a statement comes from, relative to this policy, or None if its own."""
+        if not statement.origin or self.source is None or statement.origin == self.source.path:
+            return None
+        return os.path.relpath(statement.origin, Path(self.source.path).parent)
 
 
 def compile_file(path: str | Path) -> CompiledPolicy:
-    """Parse and compile the policy at ``path``."""
-    path = Path(path)
-    policy = parse_file(path)
-    return compile_policy(policy, Source(path, path.read_text("utf-8")))
+    """Parse and compile the policy at ``path``, with the bases it extends."""
+    from .variants import resolve
+
+    variant = resolve(path)
+    compiled = compile_policy(variant.policy, variant.source, sources=variant.sources)
+    compiled.bases = variant.bases
+    return compiled
 
 
-def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
-    """Check a parsed policy against its pipeline, prices and evals and compile its levers."""
-    headers = _headers(policy, source)
-    base = Path(source.path).parent
+def compile_policy(
+    policy: nodes.Policy, source: Source, *, sources: dict[str, Source] | None = None
+) -> CompiledPolicy:
+    """Check a parsed policy against its pipeline, prices and evals and compile its levers.
+
+    ``sources`` holds the text of every file the statements come from, by path, when the policy
+    is a variant; by default every statement is taken to be written in ``source``.
+    """
+    sources = sources or {}
+    where = lambda statement: sources.get(statement.origin, source)  # noqa: E731
+    headers = _headers(policy, source, where)
     files = {
-        k: os.path.normpath(base / headers[k].value.text)
+        k: os.path.normpath(Path(where(headers[k]).path).parent / headers[k].value.text)
         for k in ("pipeline", "prices", "evals")
         if k in headers
     }
 
-    pipeline = _load_named(files["pipeline"], Pipeline, "pipeline", headers["pipeline"], source)
-    prices = _load_named(files["prices"], PriceTable, "price table", headers["prices"], source)
-    evals = (
-        _load_named(files["evals"], Evals, "evals", headers["evals"], source)
-        if "evals" in files
-        else None
-    )
+    def load_named(keyword, model, what):
+        header = headers[keyword]
+        return _load_named(files[keyword], model, what, header, where(header))
+
+    pipeline = load_named("pipeline", Pipeline, "pipeline")
+    prices = load_named("prices", PriceTable, "price table")
+    evals = load_named("evals", Evals, "evals") if "evals" in files else None
     _check_pipeline_models(pipeline, prices, files["pipeline"])
 
-    errors: list[Diagnostic] = _unsupported(policy, source)
-    rules = _compile_rules(policy, pipeline, prices, source, errors)
-    requires = _compile_requires(policy, source, errors)
+    errors: list[Diagnostic] = _unsupported(policy, where)
+    rules = _compile_rules(policy, pipeline, prices, where, errors)
+    requires = _compile_requires(policy, where, errors)
     if errors:
         raise PolicyError(errors)
 
@@ -129,7 +158,7 @@ def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
     return compiled
 
 
-def _unsupported(policy: nodes.Policy, source: Source) -> list[Diagnostic]:
+def _unsupported(policy: nodes.Policy, where) -> list[Diagnostic]:
     """Statements the language reserves but this version does not evaluate yet."""
     found = []
     for statement in policy.statements:
@@ -139,12 +168,13 @@ def _unsupported(policy: nodes.Policy, source: Source) -> list[Diagnostic]:
             case nodes.CachePrefix(size=size, warm=warm) if size is not None or warm:
                 found.append(statement)
     return [
-        _at(source, "E104", f"'{s.text}' is not supported by this version of agentpolicy", s.span)
+        _at(where(s), "E104", f"'{s.text}' is not supported by this version of agentpolicy", s.span)
         for s in found
     ]
 
 
-def _headers(policy: nodes.Policy, source: Source) -> dict[str, nodes.Header]:
+def _headers(policy: nodes.Policy, source: Source, where) -> dict[str, nodes.Header]:
+    """The header statements by keyword; ``extends`` has been followed before compiling."""
     found: dict[str, nodes.Header] = {}
     errors = []
     for header in policy.headers:
@@ -152,25 +182,17 @@ def _headers(policy: nodes.Policy, source: Source) -> dict[str, nodes.Header]:
             first = found[header.keyword].span.line
             errors.append(
                 _at(
-                    source,
+                    where(header),
                     "E220",
                     f"'{header.keyword}' is given twice (first on line {first})",
                     header.span,
                 )
             )
-        elif header.keyword == "extends":
-            errors.append(
-                _at(
-                    source,
-                    "E102",
-                    "'extends' is not supported by this version of agentpolicy",
-                    header.span,
-                )
-            )
-        else:
+        elif header.keyword != "extends":
             found[header.keyword] = header
     if "runs" in found and found["runs"].value < 1:
-        errors.append(_at(source, "E202", "runs must be at least 1", found["runs"].value_span))
+        runs = found["runs"]
+        errors.append(_at(where(runs), "E202", "runs must be at least 1", runs.value_span))
     for keyword, example in (
         ("pipeline", 'pipeline "pipeline.toml"'),
         ("prices", 'prices "models.toml"'),
@@ -231,13 +253,16 @@ def _check_pipeline_models(pipeline: Pipeline, prices: PriceTable, path: str) ->
         raise PolicyError(errors)
 
 
-def _compile_rules(policy, pipeline, prices, source, errors) -> list[Rule]:
+def _compile_rules(policy, pipeline, prices, where, errors) -> list[Rule]:
     rules = []
     for index, lever in enumerate(policy.levers):
         if isinstance(lever, nodes.CacheHistory):
             continue
+        source = where(lever)
         try:
-            rules.append(_compile_lever(lever, index, pipeline, prices, source))
+            rules.append(
+                replace(_compile_lever(lever, index, pipeline, prices, source), source=source)
+            )
         except PolicyError as error:
             errors += error.diagnostics
     return rules
@@ -342,9 +367,10 @@ def _amount(quantity: nodes.Quantity, kind: str, source: Source, *, require_unit
         raise PolicyError([_at(source, code, str(error), quantity.span)]) from None
 
 
-def _compile_requires(policy, source, errors) -> list[Requirement]:
+def _compile_requires(policy, where, errors) -> list[Requirement]:
     requires = []
     for statement in policy.requires:
+        source = where(statement)
         kind = METRICS[statement.metric]
         try:
             bound = _amount(statement.bound, kind, source, require_unit=kind != "fraction")
@@ -378,22 +404,23 @@ def _selection_warnings(policy: CompiledPolicy, rule: Rule) -> list[Diagnostic]:
     """Warn about a rule that selects nothing, never wins, or batches a step that cannot wait."""
     matched = [s for s in policy.pipeline.steps if rule.matches(s)]
     if not matched:
-        return [_warn(policy.source, "W100", f"'{rule.text}' matches no step", rule)]
+        return [_warn(policy, "W100", f"'{rule.text}' matches no step", rule)]
 
     earlier = [r for r in policy.rules if r.kind == rule.kind and r.index < rule.index]
     winners = {s.name: next((r for r in earlier if r.matches(s)), None) for s in matched}
     if all(winners.values()):
-        lines = ", ".join(f"line {n}" for n in sorted({w.line for w in winners.values()}))
+        taken = sorted({w.index: w for w in winners.values()}.items())
+        lines = ", ".join(policy.place(w.statement) for _, w in taken)
         message = f"'{rule.text}' never applies: every step it matches is taken by {lines}"
         hint = "for each step, the first matching rule of a kind wins"
-        return [_warn(policy.source, "W101", message, rule, hint=hint)]
+        return [_warn(policy, "W101", message, rule, hint=hint)]
 
     if rule.kind != "batch":
         return []
     hint = "a batched call may take hours; mark the step deferrable if that is fine"
     return [
         _warn(
-            policy.source,
+            policy,
             "W103",
             f"step '{s.name}' is not deferrable, yet it is batched",
             rule,
@@ -408,9 +435,10 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
     caches = [r for r in policy.rules if r.kind == "cache"]
     warnings = [
         _warn(
-            policy.source,
+            policy,
             "W101",
-            f"'{r.text}' never applies: the cache on line {caches[0].line} comes first",
+            f"'{r.text}' never applies: the cache on {policy.place(caches[0].statement)} "
+            "comes first",
             r,
         )
         for r in caches[1:]
@@ -430,7 +458,7 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
         if prefix < price.min_cacheable:
             warnings.append(
                 _warn(
-                    policy.source,
+                    policy,
                     "W102",
                     f"the {prefix}-token prefix is below {model}'s minimum cacheable size of "
                     f"{price.min_cacheable} tokens: calls to {model} are not cached",
@@ -440,7 +468,7 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
         elif not price.caches or price.cache_write(cache.ttl) is None:
             warnings.append(
                 _warn(
-                    policy.source,
+                    policy,
                     "W102",
                     f"{model} has no cache price for this ttl: its calls are not cached",
                     cache,
@@ -456,8 +484,10 @@ def _at(
 
 
 def _warn(
-    source: Source, code: str, message: str, rule: Rule, *, hint: str | None = None
+    policy: CompiledPolicy, code: str, message: str, rule: Rule, *, hint: str | None = None
 ) -> Diagnostic:
+    """A warning at a rule, in the file the rule is written in."""
+    source = rule.source or policy.source
     span = rule.statement.span
     return source.diagnostic(
         code, message, span.line, span.column, width=span.width, severity="warning", hint=hint

@@ -6,7 +6,7 @@ them.  Nothing here knows about pipelines, prices or units beyond the text the u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 
@@ -109,6 +109,8 @@ Predicate = Compare | Member | Flag | Not | AllOf | AnyOf | Everything
 class Statement:
     span: Span
     text: str
+    #: The file the statement is written in: a variant's statements and its base's differ.
+    origin: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def parse_text(text: str, path: str | Path = "<policy>") -> nodes.Policy:
         tree, tokens, comments = _parse_keeping_tokens(text)
     except UnexpectedInput as error:
         raise PolicyError([syntax_diagnostic(error, source)]) from None
-    statements = _Builder(tokens).transform(tree)
+    statements = _Builder(tokens, str(path)).transform(tree)
     return nodes.Policy(
         path=str(path),
         statements=tuple(statements),
@@ -223,8 +223,9 @@ def _unquote(token: Token) -> str:
 class _Builder(Transformer):
     """Builds :mod:`nodes` from the lark tree; rule names match ``policy.lark``."""
 
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[Token], origin: str) -> None:
         super().__init__()
+        self.origin = origin
         self.tokens = tokens
         self.starts = [t.start_pos for t in tokens]
 
@@ -232,7 +233,8 @@ class _Builder(Transformer):
         span = _span(meta)
         first = bisect_left(self.starts, span.start)
         last = bisect_right(self.starts, span.end - 1)
-        return {"span": span, "text": statement_text(self.tokens[first:last])}
+        text = statement_text(self.tokens[first:last])
+        return {"span": span, "text": text, "origin": self.origin}
 
     def start(self, meta, *statements):
         return list(statements)

@@ -49,6 +49,7 @@ def to_document(report: EvalReport) -> dict:
         "levers": [
             {
                 "statement": rule.text,
+                "file": _origin(rule.statement),
                 "line": rule.line,
                 "kind": rule.kind,
                 "cost_per_run_after": decimal_text(after.cost_per_run),
@@ -62,6 +63,7 @@ def to_document(report: EvalReport) -> dict:
         "requires": [
             {
                 "statement": r.requirement.statement.text,
+                "file": _origin(r.requirement.statement),
                 "line": r.requirement.statement.span.line,
                 "metric": r.requirement.metric,
                 "op": r.requirement.op,
@@ -75,6 +77,11 @@ def to_document(report: EvalReport) -> dict:
         ],
         "warnings": [w.as_dict() for w in policy.warnings],
     }
+
+
+def _origin(statement) -> str:
+    """The file a statement is written in: the policy's own, or a base it extends."""
+    return statement.origin
 
 
 def _totals(evaluation: Evaluation) -> dict:
@@ -112,7 +119,10 @@ def _step(before: StepResult, after: StepResult, runs: int) -> dict:
         "quality_basis": after.quality_basis,
         "quality_measured": after.quality_basis == "measured",
         "cache": [c.cache for c in after.calls],
-        "rules": [{"statement": r.text, "line": r.line, "kind": r.kind} for r in after.rules],
+        "rules": [
+            {"statement": r.text, "file": _origin(r.statement), "line": r.line, "kind": r.kind}
+            for r in after.rules
+        ],
         "untouched": after.untouched,
     }
 
@@ -186,7 +196,7 @@ def _lever_rows(report: EvalReport) -> list[tuple[str, str, str, str, str, str, 
         rows.append(
             (
                 str(number),
-                str(rule.line),
+                report.policy.line_label(rule.statement),
                 rule.text,
                 usd(after.cost_total, places=2),
                 change(previous.cost_total, after.cost_total, "money"),
@@ -200,11 +210,15 @@ def _lever_rows(report: EvalReport) -> list[tuple[str, str, str, str, str, str, 
 
 def _step_rows(report: EvalReport) -> list[tuple[str, ...]]:
     rows = []
+    policy = report.policy
     for before, after in _pairs(report):
         name = after.name if len(after.calls) == 1 else f"{after.name} ×{len(after.calls)}"
         model = after.model if before.model == after.model else f"{before.model} → {after.model}"
         latency = f"deferred {seconds(after.latency)}" if after.deferred else seconds(after.latency)
-        rules = " ".join(f"{r.kind}:{r.line}" for r in after.rules) or "untouched"
+        rules = (
+            " ".join(f"{r.kind}:{policy.line_label(r.statement)}" for r in after.rules)
+            or "untouched"
+        )
         rows.append(
             (
                 name,
