@@ -31,7 +31,10 @@ class Streams:
     def diagnostics(self, diagnostics: list[Diagnostic]) -> None:
         for diagnostic in diagnostics:
             style = "red" if diagnostic.is_error else "yellow"
-            self.err.print(diagnostic.render(), style=style, markup=False, highlight=False)
+            # Never wrapped: a wrapped source line would put the caret under the wrong column.
+            self.err.print(
+                diagnostic.render(), style=style, markup=False, highlight=False, soft_wrap=True
+            )
 
 
 def _console(file: IO[str]) -> Console:

@@ -72,17 +72,13 @@ def _layers(path: str, chain: tuple[tuple[str, Layer], ...]) -> list[Layer]:
     if os.path.realpath(base) in seen:
         start = seen.index(os.path.realpath(base))
         loop = [entry.source.path for _, entry in here[start:]] + [base]
-        raise PolicyError(
-            [
-                _at(
-                    layer,
-                    "E401",
-                    f"'{path}' extends itself: " + " → ".join(loop),
-                    extends.value_span,
-                    hint="a policy cannot be its own base; remove one of the extends",
-                )
-            ]
+        message = (
+            f"'{path}' extends itself"
+            if len(loop) == 2
+            else "the policies extend each other in a cycle: " + " → ".join(loop)
         )
+        hint = "a policy cannot be its own base, directly or through others; remove an extends"
+        raise PolicyError([_at(layer, "E401", message, extends.value_span, hint=hint)])
     if not Path(base).is_file():
         raise PolicyError(
             [
