@@ -103,6 +103,7 @@ def test_a_missing_base_is_located_at_the_extends(cli, tmp_path):
         '2 | extends "nowhere.policy"\n'
         "  |         ^^^^^^^^^^^^^^^^\n"
         "  = help: paths are relative to the policy file that says extends\n"
+        f"{tmp_path / 'variant.policy'}: failed, 1 error\n"
     )
 
 
