@@ -80,6 +80,13 @@ class CompiledPolicy:
     source: Source | None = None
     files: dict[str, str] = field(default_factory=dict)
     bases: list[str] = field(default_factory=list)  # the files it extends, nearest first
+    statements: list[nodes.Statement] = field(default_factory=list)  # as merged, in order
+    headers: dict[str, nodes.Header] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)  # every file's text, by path
+
+    def source_of(self, statement: nodes.Statement) -> Source:
+        """The text of the file a statement is written in."""
+        return self.sources.get(statement.origin, self.source)
 
     def place(self, statement: nodes.Statement) -> str:
         """Where a statement stands: ``line 8``, or ``line 8 of lab.policy`` in a base."""
@@ -153,6 +160,9 @@ def compile_policy(
         requires=requires,
         source=source,
         files=files,
+        statements=list(policy.statements),
+        headers=headers,
+        sources=sources or {source.path: source},
     )
     compiled.warnings = rule_warnings(compiled)
     return compiled
