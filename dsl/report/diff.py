@@ -121,10 +121,17 @@ def _statement(change: StatementChange) -> dict:
 
 
 def _check(check: GateCheck) -> dict:
+    def number(value: Decimal | None) -> str | None:
+        if value is None:
+            return None
+        if check.name == "max-increase-pct":
+            value = value.quantize(Decimal("0.0001"))
+        return decimal_text(value)
+
     return {
         "check": check.name,
-        "limit": None if check.limit is None else decimal_text(check.limit, min_places=0),
-        "actual": None if check.actual is None else decimal_text(check.actual, min_places=0),
+        "limit": number(check.limit),
+        "actual": number(check.actual),
         "passed": check.passed,
     }
 
@@ -314,11 +321,19 @@ def rich_renderables(comparison: Comparison, *, show_unchanged: bool = False):
     yield Text()
 
     lines = _statement_lines(comparison)
-    yield Text("Statements that differ" if lines else "No statement differs.", style="bold")
-    for sign, statement, note in lines:
-        yield Text(f"{sign} {statement}", style="green" if sign == "+" else "red") + Text(
-            f"    {note}", style="dim"
+    if not lines:
+        yield Text("No statement differs.")
+    else:
+        title = "Statements that differ (- only in A, + only in B)"
+        statements = Table(
+            title=title, title_justify="left", show_edge=False, show_header=False, box=None
         )
+        statements.add_column(no_wrap=True)
+        statements.add_column(style="dim")
+        for sign, statement, note in lines:
+            style = "green" if sign == "+" else "red"
+            statements.add_row(Text(f"{sign} {statement}", style=style), Text(note))
+        yield statements
 
     if comparison.gate:
         yield Text()
@@ -343,10 +358,16 @@ def to_markdown(comparison: Comparison, *, show_unchanged: bool = False) -> str:
         out += ["", unchanged]
 
     lines = _statement_lines(comparison)
-    out += ["", "**Statements that differ**" if lines else "No statement differs."]
+    out += [
+        "",
+        "**Statements that differ** (- only in A, + only in B)"
+        if lines
+        else "No statement differs.",
+    ]
     if lines:
+        width = max(len(statement) for _, statement, _ in lines)
         out += ["", "```diff"]
-        out += [f"{sign} {statement}    # {note}" for sign, statement, note in lines]
+        out += [f"{sign} {statement:<{width}}  # {note}" for sign, statement, note in lines]
         out += ["```"]
 
     if comparison.gate:
