@@ -51,11 +51,12 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from .commands import check, diff, evaluate, fmt
+    from .commands import check, diff, evaluate, explain, fmt
 
     cli.add_command(evaluate.command)
     cli.add_command(check.command)
     cli.add_command(diff.command)
+    cli.add_command(explain.command)
     cli.add_command(fmt.command)
 
 
