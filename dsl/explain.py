@@ -67,11 +67,20 @@ class CallRef:
 
 
 @dataclass
+class CacheWrite:
+    """The calls that wrote one model's prefix (several when they ran side by side), and the
+    calls that read it afterwards."""
+
+    writers: list[CallRef]
+    readers: list[CallRef] = field(default_factory=list)
+
+
+@dataclass
 class CacheLog:
     """One model's cache within a run: each write, with the calls that read what it wrote."""
 
     model: str
-    writes: list[tuple[CallRef, list[CallRef]]] = field(default_factory=list)
+    writes: list[CacheWrite] = field(default_factory=list)
 
 
 @dataclass
@@ -171,12 +180,15 @@ def _cache_logs(evaluation: Evaluation) -> tuple[list[CacheLog], dict[tuple[str,
         for call in step.calls:
             ref = CallRef(step.name, call.index + 1)
             log = logs.setdefault(call.model, CacheLog(call.model))
+            last = log.writes[-1] if log.writes else None
             if call.cache == "write":
-                log.writes.append((ref, []))
+                if last and not last.readers and last.writers[-1].step == step.name:
+                    last.writers.append(ref)  # calls side by side each write the prefix
+                else:
+                    log.writes.append(CacheWrite([ref]))
             elif call.cache == "read":
-                writer, readers = log.writes[-1]
-                readers.append(ref)
-                read_from[(step.name, call.index)] = writer
+                last.readers.append(ref)
+                read_from[(step.name, call.index)] = last.writers[0]
     return [log for log in logs.values() if log.writes], read_from
 
 

@@ -324,13 +324,12 @@ def _cache_block(caches: list[CacheLog]) -> list[str]:
         return ["caches   no call is cached"]
     lines = ["caches, in run order"]
     for log in caches:
-        for index, (writer, readers) in enumerate(log.writes):
+        for index, write in enumerate(log.writes):
             label = log.model if index == 0 else ""
             again = " again" if index else ""
-            read = ", ".join(_refs(readers)) if readers else "no later call"
-            lines.append(
-                f"  {label:<8} written{again} by {writer.step} call {writer.number}; read by {read}"
-            )
+            writers = ", ".join(_refs(write.writers))
+            read = ", ".join(_refs(write.readers)) if write.readers else "no later call"
+            lines.append(f"  {label:<8} written{again} by {writers}; read by {read}")
     return lines
 
 
