@@ -253,8 +253,10 @@ def _header_warning(a, b, keyword: str, code: str, message: str) -> Diagnostic:
     policy = b if keyword in b.headers else a
     header = policy.headers.get(keyword)
     source = policy.source_of(header) if header else policy.source
-    line, column = (header.span.line, header.span.column) if header else (0, 0)
-    return source.diagnostic(code, message, line, column, severity="warning")
+    line, column, width = (
+        (header.span.line, header.span.column, header.span.width) if header else (0, 0, 1)
+    )
+    return source.diagnostic(code, message, line, column, width=width, severity="warning")
 
 
 # Statements.

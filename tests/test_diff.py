@@ -235,9 +235,9 @@ def test_thresholds_on_a_quality_drop(cli, options, code):
 def test_a_failed_gate_is_reported_in_every_format(cli):
     args = ("diff", LAB_POLICY, POLICIES / "lab-cache-1h.policy", "--max-increase-usd", "10")
     table = cli(*args)
-    assert "✗ FAIL --max-increase-usd $10.00: cost for 10,000 runs +$36.00 (+11.2 %)" in table.out
+    assert "✗ FAIL --max-increase-usd 10: cost for 10,000 runs +$36.00 (+11.2 %)" in table.out
     markdown = cli(*args, "--format", "markdown")
-    assert "- ❌ FAIL: --max-increase-usd $10.00: cost for 10,000 runs +$36.00 (+11.2 %)" in (
+    assert "- ❌ FAIL `--max-increase-usd 10`: cost for 10,000 runs +$36.00 (+11.2 %)" in (
         markdown.out
     )
     document = json.loads(cli(*args, "--format", "json").out)

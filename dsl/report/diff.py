@@ -260,34 +260,41 @@ def _statement_lines(comparison: Comparison) -> list[tuple[str, str, str]]:
     return lines
 
 
-def _gate_lines(comparison: Comparison) -> list[tuple[bool, str]]:
-    return [(check.passed, _gate_text(comparison, check)) for check in comparison.gate]
+def _gate_lines(comparison: Comparison) -> list[tuple[bool, str, str]]:
+    """(passed, the option with its limit, what B did) for each threshold that was set."""
+    return [(check.passed, *_gate_text(comparison, check)) for check in comparison.gate]
 
 
-def _gate_text(comparison: Comparison, check: GateCheck) -> str:
+def _gate_text(comparison: Comparison, check: GateCheck) -> tuple[str, str]:
     total, runs = comparison.cost_total, comparison.b.runs
     if check.name == "fail-on-increase":
         per_run = comparison.cost_per_run
         return (
-            f"--fail-on-increase: cost per run {change(per_run.a, per_run.b, 'money')}, "
-            f"for the runs {change(total.a, total.b, 'money')}"
+            "--fail-on-increase",
+            f"cost per run {change(per_run.a, per_run.b, 'money')}, "
+            f"for the runs {change(total.a, total.b, 'money')}",
         )
     if check.name == "max-increase-usd":
         return (
-            f"--max-increase-usd {usd(check.limit, places=2)}: cost for {runs:,} runs "
-            f"{change(total.a, total.b, 'money')}"
+            f"--max-increase-usd {decimal_text(check.limit, min_places=0)}",
+            f"cost for {runs:,} runs {change(total.a, total.b, 'money')}",
         )
     if check.name == "max-increase-pct":
-        limit = decimal_text(check.limit, min_places=0)
-        return f"--max-increase-pct {limit} %: cost {change(total.a, total.b, 'money')}"
+        return (
+            f"--max-increase-pct {decimal_text(check.limit, min_places=0)}",
+            f"cost {change(total.a, total.b, 'money')}",
+        )
     if check.name == "max-latency-increase":
         latency = comparison.latency
         return (
-            f"--max-latency-increase {seconds(check.limit)}: latency per run "
-            f"{change(latency.a, latency.b, 'time')}"
+            f"--max-latency-increase {decimal_text(check.limit, min_places=0)}",
+            f"latency per run {change(latency.a, latency.b, 'time')}",
         )
     quality = comparison.quality
-    return f"--max-quality-drop {rate(check.limit)}: quality {change(quality.a, quality.b, 'rate')}"
+    return (
+        f"--max-quality-drop {decimal_text(check.limit, min_places=0)}",
+        f"quality {change(quality.a, quality.b, 'rate')}",
+    )
 
 
 # Rich.
@@ -337,9 +344,9 @@ def rich_renderables(comparison: Comparison, *, show_unchanged: bool = False):
 
     if comparison.gate:
         yield Text()
-        for passed, line in _gate_lines(comparison):
+        for passed, option, detail in _gate_lines(comparison):
             mark = Text("✓ pass ", style="green") if passed else Text("✗ FAIL ", style="bold red")
-            yield mark + Text(line)
+            yield mark + Text(f"{option}: {detail}")
 
 
 # Markdown.
@@ -351,6 +358,7 @@ def to_markdown(comparison: Comparison, *, show_unchanged: bool = False) -> str:
     out += _md_table(_total_headers(comparison), _total_rows(comparison), _TOTAL_ALIGN)
     rows = _step_rows(comparison, show_unchanged)
     if rows:
+        rows[-1] = ("**total**", *rows[-1][1:])
         out += ["", "**Steps, per run** (A → B, then the change)", ""]
         out += _md_table(_step_headers(comparison), rows, _STEP_ALIGN)
     unchanged = _unchanged_line(comparison, show_unchanged)
@@ -373,8 +381,8 @@ def to_markdown(comparison: Comparison, *, show_unchanged: bool = False) -> str:
     if comparison.gate:
         out.append("")
         out += [
-            f"- {'✅ pass' if passed else '❌ FAIL'}: {line}"
-            for passed, line in _gate_lines(comparison)
+            f"- {'✅ pass' if passed else '❌ FAIL'} `{option}`: {detail}"
+            for passed, option, detail in _gate_lines(comparison)
         ]
     return "\n".join(out) + "\n"
 
