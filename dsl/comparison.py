@@ -143,7 +143,9 @@ class Comparison:
         return all(check.passed for check in self.gate)
 
 
-def compare(a: CompiledPolicy, b: CompiledPolicy, thresholds: Thresholds | None = None):
+def compare(
+    a: CompiledPolicy, b: CompiledPolicy, thresholds: Thresholds | None = None
+) -> Comparison:
     """Evaluate A and B on their common pipeline and prices and compare them step by step."""
     _check_comparable(a, b)
     result_a, result_b = evaluate(a), evaluate(b)

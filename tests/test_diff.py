@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import tomllib
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from conftest import LAB, POLICIES, ROOT
-from hypothesis import given, settings
+from generated import policy_text
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentpolicy.report.numbers import change
@@ -377,3 +379,40 @@ def test_b_against_a_is_a_against_b_reversed(cli):
         (s["statement"], "added" if s["change"] == "removed" else "removed")
         for s in back["statements"]
     ]
+
+
+# Generated policies.
+
+_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    # The cli fixture keeps no state between calls, so sharing it across examples is safe.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@_SETTINGS
+@given(text=policy_text(keep_lines=True))
+def test_a_generated_policy_against_itself_and_against_the_lab(cli, text):
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "generated.policy"
+        path.write_text(text)
+
+        itself = cli("diff", path, path, "--fail-on-increase", "--format", "json")
+        assert itself.code == 0, itself.err
+        document = json.loads(itself.out)
+        assert document["statements"] == []
+        assert not any(step["changed"] for step in document["steps"])
+
+        forward = json.loads(cli("diff", LAB_POLICY, path, "--format", "json").out)
+        back = json.loads(cli("diff", path, LAB_POLICY, "--format", "json").out)
+        for key, figure in forward["totals"].items():
+            assert (figure["a"], figure["b"]) == (
+                back["totals"][key]["b"],
+                back["totals"][key]["a"],
+            )
+        # Within a replaced run of statements, removals come before additions: compare as sets.
+        assert sorted((s["statement"], s["change"]) for s in forward["statements"]) == sorted(
+            (s["statement"], "added" if s["change"] == "removed" else "removed")
+            for s in back["statements"]
+        )

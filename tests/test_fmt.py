@@ -186,6 +186,15 @@ def test_write_rewrites_in_place_keeping_the_file_mode(cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.policy"]
 
 
+def test_write_through_a_symbolic_link_rewrites_the_file_and_keeps_the_link(cli, tmp_path):
+    policy, link = tmp_path / "p.policy", tmp_path / "link.policy"
+    policy.write_text("cache prefix ;  batch if deferrable\n")
+    link.symlink_to(policy)
+    assert cli("fmt", "-w", link).code == 0
+    assert link.is_symlink()
+    assert policy.read_text() == "cache prefix\nbatch if deferrable\n"
+
+
 def test_write_leaves_a_canonical_file_untouched(cli, tmp_path):
     policy = tmp_path / "p.policy"
     policy.write_text("cache prefix\n")

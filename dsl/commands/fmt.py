@@ -101,7 +101,11 @@ def _write(name: str, text: str, errors: list[Diagnostic]) -> bool:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, flush it to disk, rename it over."""
+    """Write ``text`` to a temporary file beside ``path``, flush it to disk, rename it over.
+
+    A symbolic link is followed, so that the file it points to is rewritten and the link stays.
+    """
+    path = path.resolve()
     mode = stat.S_IMODE(path.stat().st_mode)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
