@@ -268,7 +268,7 @@ def statement_changes(
     a: CompiledPolicy, b: CompiledPolicy, result_a: Evaluation, result_b: Evaluation
 ) -> list[StatementChange]:
     """The statements found in only one policy, in order, each with the steps it moved."""
-    listed_a, listed_b = _listed(a), _listed(b)
+    listed_a, listed_b = listed_statements(a), listed_statements(b)
     matcher = difflib.SequenceMatcher(
         None, [s.text for s in listed_a], [s.text for s in listed_b], autojunk=False
     )
@@ -283,7 +283,8 @@ def statement_changes(
     return changes
 
 
-def _listed(policy: CompiledPolicy) -> list[nodes.Statement]:
+def listed_statements(policy: CompiledPolicy) -> list[nodes.Statement]:
+    """The statements a diff compares: all but the name, pipeline and prices (checked apart)."""
     return [
         s
         for s in policy.statements

@@ -191,3 +191,24 @@ def test_every_policy_in_the_repository_explains(cli, path):
     assert (result.code, result.err) == (0, "")
     for name in ("plan", "search", "extract", "draft", "critique", "notify"):
         assert _block(result.out, name)
+
+
+def test_quality_says_whether_it_is_measured_from_the_table_or_assumed(cli, tmp_path):
+    (tmp_path / "evals.toml").write_text(
+        '[[evals]]\nstep = "search"\nmodel = "haiku"\ntrim = "by 40 %"\npass_rate = 0.97\n'
+    )
+    policy = tmp_path / "p.policy"
+    policy.write_text(
+        f'pipeline "{LAB}/pipeline.toml"\nprices "{LAB}/models.toml"\nevals "evals.toml"\n'
+        "route step difficulty=easy to haiku\n"
+        "trim input of step difficulty in (easy, medium) by 40 %\n"
+    )
+    text = cli("explain", policy).out
+    assert "quality  0.9700 measured by an eval of search on haiku with trim by 40 %" in text
+    assert "quality  0.9200: sonnet's pass rate on hard steps in the price table" in _block(
+        text, "plan"
+    )
+    assert (
+        "quality  0.9800 assumed: haiku's pass rate on easy steps in the price table; no eval "
+        "measures extract on haiku with trim by 40 %, so this lever is an unverified bet"
+    ) in _block(text, "extract")

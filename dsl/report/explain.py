@@ -58,15 +58,11 @@ def _title(explanation: Explanation) -> list[str]:
 
 def _step_block(explanation: Explanation, item: StepExplanation, *, detail: bool) -> list[str]:
     result = item.result
-    calls = len(result.calls)
-    model = (
-        result.model
-        if result.model == result.model_before
-        else (f"{result.model_before} → {result.model}")
-    )
-    lines = [
-        f"{result.name} · {result.difficulty} · {calls} call{'s' if calls > 1 else ''} · {model}"
-    ]
+    calls = f"{len(result.calls)} call" + ("s" if len(result.calls) > 1 else "")
+    model = result.model
+    if result.model != result.model_before:
+        model = f"{result.model_before} → {result.model}"
+    lines = [f"{result.name} · {result.difficulty} · {calls} · {model}"]
     for lever in item.levers:
         lines += _lever_lines(explanation, item, lever, detail=detail)
     lines += _cost_lines(explanation, item, detail=detail)
@@ -89,10 +85,8 @@ def _lever_lines(
     else:
         head = "no rule matched"
     lines = [label + head]
-    if winner is not None and (detail or winner.checks) and lever.kind != "cache":
-        tests = _checks(winner, failed_only=False)
-        if tests:
-            lines.append(f"{_INDENT}matched: {tests}")
+    if winner is not None and winner.checks:
+        lines.append(f"{_INDENT}matched: {_checks(winner, failed_only=False)}")
     for verdict in lever.verdicts:
         if verdict is winner or (lever.kind == "cache" and verdict.outcome == "not applied"):
             continue
@@ -125,9 +119,8 @@ def _effect(explanation: Explanation, item: StepExplanation, kind: str) -> str:
         return f"{result.model_before} → {result.model}"
     if kind == "trim":
         rule = next(r for r in result.rules if r.kind == "trim")
-        trimmed = tokens.uncached - (
-            explanation.policy.pipeline.prefix if _uncached_prefix(item) else 0
-        )
+        prefix = explanation.policy.pipeline.prefix if spec.uses_prefix else 0
+        trimmed = tokens.input - prefix  # what the call sends beyond the shared prefix
         if rule.trim_fraction is not None:
             return (
                 f"input {spec.input} → {trimmed} tokens a call = {spec.input} tok × "
@@ -144,11 +137,6 @@ def _effect(explanation: Explanation, item: StepExplanation, kind: str) -> str:
         f"sent to the batch API at {decimal_text(discount * 100, min_places=0)} % off; "
         "the step leaves the run's path"
     )
-
-
-def _uncached_prefix(item: StepExplanation) -> bool:
-    """Whether the prefix sits in the uncached input of the step's first call (no cache)."""
-    return item.step.uses_prefix and item.result.calls[0].cache is None
 
 
 def _cache_effect(explanation: Explanation, item: StepExplanation) -> str:
