@@ -37,7 +37,13 @@ def price_errors(
         if rule.kind == "route":
             span = rule.statement.model.span
             errors += _untimed(
-                prices, rule.model, source, span.line, span.column, span.width, reported
+                prices,
+                rule.model,
+                rule.source or source,
+                span.line,
+                span.column,
+                span.width,
+                reported,
             )
     return errors + _storage_errors(pipeline, prices, rules, source)
 
@@ -72,7 +78,7 @@ def _storage_errors(pipeline, prices, rules, source) -> list[Diagnostic]:
         if stored and price.cache_storage is None and pipeline.prefix >= price.min_cacheable:
             span = cache.statement.span
             errors.append(
-                source.diagnostic(
+                (cache.source or source).diagnostic(
                     "E503",
                     f"explicit caching on {name} is billed per token and hour of storage, and "
                     "the price table gives it no cache_storage price",

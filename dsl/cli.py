@@ -31,7 +31,10 @@ class Streams:
     def diagnostics(self, diagnostics: list[Diagnostic]) -> None:
         for diagnostic in diagnostics:
             style = "red" if diagnostic.is_error else "yellow"
-            self.err.print(diagnostic.render(), style=style, markup=False, highlight=False)
+            # Never wrapped: a wrapped source line would put the caret under the wrong column.
+            self.err.print(
+                diagnostic.render(), style=style, markup=False, highlight=False, soft_wrap=True
+            )
 
 
 def _console(file: IO[str]) -> Console:
@@ -48,10 +51,13 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from .commands import check, evaluate, models
+    from .commands import check, diff, evaluate, explain, fmt, models
 
     cli.add_command(evaluate.command)
     cli.add_command(check.command)
+    cli.add_command(diff.command)
+    cli.add_command(explain.command)
+    cli.add_command(fmt.command)
     cli.add_command(models.command)
 
 

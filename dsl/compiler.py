@@ -3,7 +3,9 @@
 Compiling reads the files the header names (paths relative to the policy), checks every model,
 step field, value and unit against them, and turns each lever statement into a :class:`Rule` the
 engine applies.  Problems that make the policy meaningless are errors (``PolicyError``); rules
-that match no step or never win are warnings with their location.
+that match no step or never win are warnings with their location.  A variant (``extends``) is
+compiled from its merged statements (``variants.py``); each diagnostic names the file its
+statement is written in.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from .diagnostics import Diagnostic, PolicyError, Source
 from .inputs import TTLS, Evals, Pipeline, Step, load
 from .prices import PriceTable, is_library_spec, library_table, load_price_file
 from .selectors import Selector, compile_selector
-from .syntax import parse_file
 from .units import UnitProblem, convert
 
 #: The order in which lever kinds apply, whatever order the policy writes them in.
@@ -44,6 +45,7 @@ class Rule:
     ttl: str | None = None
     variant: str | None = None
     warm: bool = False
+    source: Source | None = None  # the file the rule is written in
 
     @property
     def text(self) -> str:
@@ -82,38 +84,72 @@ class CompiledPolicy:
     files: dict[str, str] = field(default_factory=dict)
     traffic: Decimal | None = None  # runs per hour, for caching across runs
     traffic_statement: nodes.Traffic | None = None
+    bases: list[str] = field(default_factory=list)  # the files it extends, nearest first
+    statements: list[nodes.Statement] = field(default_factory=list)  # as merged, in order
+    headers: dict[str, nodes.Header] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)  # every file's text, by path
+
+    def source_of(self, statement: nodes.Statement) -> Source:
+        """The text of the file a statement is written in."""
+        return self.sources.get(statement.origin, self.source)
+
+    def place(self, statement: nodes.Statement) -> str:
+        """Where a statement stands: ``line 8``, or ``line 8 of lab.policy`` in a base."""
+        base = self.base_of(statement)
+        return f"line {statement.span.line}" + (f" of {base}" if base else "")
+
+    def line_label(self, statement: nodes.Statement) -> str:
+        """A statement's line for a table column: ``8``, or ``lab.policy:8`` in a base."""
+        base = self.base_of(statement)
+        return f"{base}:{statement.span.line}" if base else str(statement.span.line)
+
+    def base_of(self, statement: nodes.Statement) -> str | None:
+        """The base file a statement comes from, relative to this policy, or None if its own."""
+        if not statement.origin or self.source is None or statement.origin == self.source.path:
+            return None
+        return os.path.relpath(statement.origin, Path(self.source.path).parent)
 
 
 def compile_file(path: str | Path) -> CompiledPolicy:
-    """Parse and compile the policy at ``path``."""
-    path = Path(path)
-    policy = parse_file(path)
-    return compile_policy(policy, Source(path, path.read_text("utf-8")))
+    """Parse and compile the policy at ``path``, with the bases it extends."""
+    from .variants import resolve
+
+    variant = resolve(path)
+    compiled = compile_policy(variant.policy, variant.source, sources=variant.sources)
+    compiled.bases = variant.bases
+    return compiled
 
 
-def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
-    """Check a parsed policy against its pipeline, prices and evals and compile its levers."""
-    headers = _headers(policy, source)
-    base = Path(source.path).parent
+def compile_policy(
+    policy: nodes.Policy, source: Source, *, sources: dict[str, Source] | None = None
+) -> CompiledPolicy:
+    """Check a parsed policy against its pipeline, prices and evals and compile its levers.
+
+    ``sources`` holds the text of every file the statements come from, by path, when the policy
+    is a variant; by default every statement is taken to be written in ``source``.
+    """
+    sources = sources or {}
+    where = lambda statement: sources.get(statement.origin, source)  # noqa: E731
+    headers = _headers(policy, source, where)
     files = {
-        k: os.path.normpath(base / headers[k].value.text)
+        k: os.path.normpath(Path(where(headers[k]).path).parent / headers[k].value.text)
         for k in ("pipeline", "prices", "evals")
         if k in headers
     }
 
-    pipeline = _load_named(files["pipeline"], Pipeline, "pipeline", headers["pipeline"], source)
-    prices = _load_prices(headers["prices"], files, source)
-    evals = (
-        _load_named(files["evals"], Evals, "evals", headers["evals"], source)
-        if "evals" in files
-        else None
-    )
+    def load_named(keyword, model, what):
+        header = headers[keyword]
+        return _load_named(files[keyword], model, what, header, where(header))
+
+    pipeline = load_named("pipeline", Pipeline, "pipeline")
+    prices = _load_prices(headers["prices"], files, where(headers["prices"]))
+    evals = load_named("evals", Evals, "evals") if "evals" in files else None
     _check_pipeline_models(pipeline, prices, files["pipeline"])
 
-    errors: list[Diagnostic] = _unsupported(policy, source)
-    rules = _compile_rules(policy, pipeline, prices, source, errors)
-    requires = _compile_requires(policy, source, errors)
-    traffic = _traffic(policy, source, errors)
+    errors: list[Diagnostic] = _unsupported(policy, where)
+    rules = _compile_rules(policy, pipeline, prices, where, errors)
+    requires = _compile_requires(policy, where, errors)
+    traffic = _traffic(policy, where, errors)
     if not errors:
         errors += price_errors(pipeline, prices, rules, source, files["pipeline"])
     if errors:
@@ -134,14 +170,17 @@ def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
         files=files,
         traffic=traffic,
         traffic_statement=next(
-            (s for s in policy.statements if isinstance(s, nodes.Traffic)), None
+            (s for s in reversed(policy.statements) if isinstance(s, nodes.Traffic)), None
         ),
+        statements=list(policy.statements),
+        headers=headers,
+        sources=sources or {source.path: source},
     )
     compiled.warnings = rule_warnings(compiled)
     return compiled
 
 
-def _unsupported(policy: nodes.Policy, source: Source) -> list[Diagnostic]:
+def _unsupported(policy: nodes.Policy, where) -> list[Diagnostic]:
     """Statements the language reserves but this version does not evaluate yet."""
     found = []
     for statement in policy.statements:
@@ -151,12 +190,13 @@ def _unsupported(policy: nodes.Policy, source: Source) -> list[Diagnostic]:
             case nodes.CachePrefix(size=size) if size is not None:
                 found.append(statement)
     return [
-        _at(source, "E104", f"'{s.text}' is not supported by this version of agentpolicy", s.span)
+        _at(where(s), "E104", f"'{s.text}' is not supported by this version of agentpolicy", s.span)
         for s in found
     ]
 
 
-def _headers(policy: nodes.Policy, source: Source) -> dict[str, nodes.Header]:
+def _headers(policy: nodes.Policy, source: Source, where) -> dict[str, nodes.Header]:
+    """The header statements by keyword; ``extends`` has been followed before compiling."""
     found: dict[str, nodes.Header] = {}
     errors = []
     for header in policy.headers:
@@ -164,25 +204,17 @@ def _headers(policy: nodes.Policy, source: Source) -> dict[str, nodes.Header]:
             first = found[header.keyword].span.line
             errors.append(
                 _at(
-                    source,
+                    where(header),
                     "E220",
                     f"'{header.keyword}' is given twice (first on line {first})",
                     header.span,
                 )
             )
-        elif header.keyword == "extends":
-            errors.append(
-                _at(
-                    source,
-                    "E102",
-                    "'extends' is not supported by this version of agentpolicy",
-                    header.span,
-                )
-            )
-        else:
+        elif header.keyword != "extends":
             found[header.keyword] = header
     if "runs" in found and found["runs"].value < 1:
-        errors.append(_at(source, "E202", "runs must be at least 1", found["runs"].value_span))
+        runs = found["runs"]
+        errors.append(_at(where(runs), "E202", "runs must be at least 1", runs.value_span))
     for keyword, example in (
         ("pipeline", 'pipeline "pipeline.toml"'),
         ("prices", 'prices "models.toml"'),
@@ -246,21 +278,29 @@ def _load_prices(header: nodes.Header, files: dict[str, str], source: Source) ->
         ) from None
 
 
-def _traffic(policy: nodes.Policy, source: Source, errors: list[Diagnostic]) -> Decimal | None:
-    """Runs per hour from the ``traffic`` header, if the policy gives one."""
+def _traffic(policy: nodes.Policy, where, errors: list[Diagnostic]) -> Decimal | None:
+    """Runs per hour from the ``traffic`` header, if the policy gives one.
+
+    A variant's ``traffic`` replaces its base's, as other headers do.
+    """
     stated = [s for s in policy.statements if isinstance(s, nodes.Traffic)]
-    for again in stated[1:]:
-        message = f"'traffic' is given twice (first on line {stated[0].span.line})"
-        errors.append(_at(source, "E220", message, again.span))
+    by_file: dict[str, list[nodes.Traffic]] = {}
+    for statement in stated:
+        by_file.setdefault(statement.origin, []).append(statement)
+    for same_file in by_file.values():
+        for again in same_file[1:]:
+            message = f"'traffic' is given twice (first on line {same_file[0].span.line})"
+            errors.append(_at(where(again), "E220", message, again.span))
     if not stated:
         return None
+    chosen = stated[-1]
     try:
-        rate = _amount(stated[0].rate, "rate", source, require_unit=True)
+        rate = _amount(chosen.rate, "rate", where(chosen), require_unit=True)
     except PolicyError as error:
         errors += error.diagnostics
         return None
     if rate <= 0:
-        errors.append(_at(source, "E202", "traffic is more than 0 runs", stated[0].rate.span))
+        errors.append(_at(where(chosen), "E202", "traffic is more than 0 runs", chosen.rate.span))
         return None
     return rate
 
@@ -288,13 +328,16 @@ def _check_pipeline_models(pipeline: Pipeline, prices: PriceTable, path: str) ->
         raise PolicyError(errors)
 
 
-def _compile_rules(policy, pipeline, prices, source, errors) -> list[Rule]:
+def _compile_rules(policy, pipeline, prices, where, errors) -> list[Rule]:
     rules = []
     for index, lever in enumerate(policy.levers):
         if isinstance(lever, nodes.CacheHistory):
             continue
+        source = where(lever)
         try:
-            rules.append(_compile_lever(lever, index, pipeline, prices, source))
+            rules.append(
+                replace(_compile_lever(lever, index, pipeline, prices, source), source=source)
+            )
         except PolicyError as error:
             errors += error.diagnostics
     return rules
@@ -398,9 +441,10 @@ def _amount(quantity: nodes.Quantity, kind: str, source: Source, *, require_unit
         raise PolicyError([_at(source, code, str(error), quantity.span)]) from None
 
 
-def _compile_requires(policy, source, errors) -> list[Requirement]:
+def _compile_requires(policy, where, errors) -> list[Requirement]:
     requires = []
     for statement in policy.requires:
+        source = where(statement)
         kind = METRICS[statement.metric]
         try:
             bound = _amount(statement.bound, kind, source, require_unit=kind != "fraction")
@@ -436,15 +480,16 @@ def _selection_warnings(policy: CompiledPolicy, rule: Rule) -> list[Diagnostic]:
     """Warn about a rule that selects nothing, never wins, or batches a step that cannot wait."""
     matched = [s for s in policy.pipeline.steps if rule.matches(s)]
     if not matched:
-        return [_warn(policy.source, "W100", f"'{rule.text}' matches no step", rule)]
+        return [_warn(policy, "W100", f"'{rule.text}' matches no step", rule)]
 
     earlier = [r for r in policy.rules if r.kind == rule.kind and r.index < rule.index]
     winners = {s.name: next((r for r in earlier if r.matches(s)), None) for s in matched}
     if all(winners.values()):
-        lines = ", ".join(f"line {n}" for n in sorted({w.line for w in winners.values()}))
+        taken = sorted({w.index: w for w in winners.values()}.items())
+        lines = ", ".join(policy.place(w.statement) for _, w in taken)
         message = f"'{rule.text}' never applies: every step it matches is taken by {lines}"
         hint = "for each step, the first matching rule of a kind wins"
-        return [_warn(policy.source, "W101", message, rule, hint=hint)]
+        return [_warn(policy, "W101", message, rule, hint=hint)]
 
     if rule.kind != "batch":
         return []
@@ -460,7 +505,7 @@ def _batch_warnings(policy: CompiledPolicy, rule: Rule, batched: list[Step]) -> 
         names = ", ".join(f"'{n}'" for n in hurried)
         hint = "a batched call may take hours; mark a step deferrable if that is fine"
         message = f"{names} {'is' if len(hurried) == 1 else 'are'} not deferrable, yet batched"
-        warnings.append(_warn(policy.source, "W103", message, rule, hint=hint))
+        warnings.append(_warn(policy, "W103", message, rule, hint=hint))
     names = {s.name for s in batched}
     for step in policy.pipeline.steps:
         waited = [n for n in step.after or [] if n in names]
@@ -470,7 +515,7 @@ def _batch_warnings(policy: CompiledPolicy, rule: Rule, batched: list[Step]) -> 
                 "its latency leaves out the wait for the batch"
             )
             hint = "a step that needs a batched step's answer waits for the batch to complete"
-            warnings.append(_warn(policy.source, "W104", message, rule, hint=hint))
+            warnings.append(_warn(policy, "W104", message, rule, hint=hint))
     return warnings
 
 
@@ -478,9 +523,10 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
     caches = [r for r in policy.rules if r.kind == "cache"]
     warnings = [
         _warn(
-            policy.source,
+            policy,
             "W101",
-            f"'{r.text}' never applies: the cache on line {caches[0].line} comes first",
+            f"'{r.text}' never applies: the cache on {policy.place(caches[0].statement)} "
+            "comes first",
             r,
         )
         for r in caches[1:]
@@ -502,7 +548,7 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
         if prefix < price.min_cacheable:
             warnings.append(
                 _warn(
-                    policy.source,
+                    policy,
                     "W102",
                     f"the {prefix}-token prefix is below {model}'s minimum cacheable size of "
                     f"{price.min_cacheable} tokens: calls to {model} are not cached",
@@ -512,7 +558,7 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
         elif not price.caches or price.cache_write(cache.ttl) is None:
             warnings.append(
                 _warn(
-                    policy.source,
+                    policy,
                     "W102",
                     f"{model} has no cache price for this ttl: its calls are not cached",
                     cache,
@@ -528,8 +574,10 @@ def _at(
 
 
 def _warn(
-    source: Source, code: str, message: str, rule: Rule, *, hint: str | None = None
+    policy: CompiledPolicy, code: str, message: str, rule: Rule, *, hint: str | None = None
 ) -> Diagnostic:
+    """A warning at a rule, in the file the rule is written in."""
+    source = rule.source or policy.source
     span = rule.statement.span
     return source.diagnostic(
         code, message, span.line, span.column, width=span.width, severity="warning", hint=hint

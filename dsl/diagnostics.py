@@ -35,6 +35,11 @@ CODES = {
     "E301": "data file is not valid TOML",
     "E302": "data file has a wrong or missing value",
     "E303": "data file has an unknown key",
+    "E400": "the base policy named by extends does not exist",
+    "E401": "policies extend each other in a cycle",
+    "E410": "the two policies run on different pipelines",
+    "E411": "the two policies use different price tables",
+    "E430": "the formatted policy cannot be written",
     "E500": "model in the price file is neither in the price library nor priced locally",
     "E501": "the price library's day cannot be read",
     "E502": "model has prices but no latency parameters or pass rates",
@@ -50,6 +55,8 @@ CODES = {
     "W302": "'warm' has no parallel step on a cold prefix to warm",
     "W303": "traffic given but nothing is cached",
     "W304": "a request passes the model's long-context tier",
+    "W200": "the two policies are compared with different evals",
+    "W201": "the two policies are evaluated for different numbers of runs",
 }
 
 

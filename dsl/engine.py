@@ -278,7 +278,8 @@ class _Pricing:
             event = self._event(price, cache, clock)
             calls.append(self._call(plan, price, prefix, cache, index, clock, event))
             clock += calls[-1].latency
-        return calls, clock - start, ZERO
+        # Summed apart from the clock, so that a step's latency never depends on when it starts.
+        return calls, sum((c.latency for c in calls), ZERO), ZERO
 
     def _parallel(self, plan, price, prefix, cache, start) -> tuple[list[Call], Decimal, Decimal]:
         """Calls that start together: each pays a write on a cold cache, unless one warms it.

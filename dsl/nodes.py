@@ -6,7 +6,7 @@ them.  Nothing here knows about pipelines, prices or units beyond the text the u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 
@@ -101,13 +101,16 @@ class Everything:
 Predicate = Compare | Member | Flag | Not | AllOf | AnyOf | Everything
 
 
-# Statements.  Each knows its span and its text as written, for reports.
+# Statements.  Each knows its span and its canonical text (``layout.statement_text``), which
+# reports quote and ``agentpolicy fmt`` writes.
 
 
 @dataclass(frozen=True)
 class Statement:
     span: Span
     text: str
+    #: The file the statement is written in: a variant's statements and its base's differ.
+    origin: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -177,11 +180,20 @@ Lever = CachePrefix | CacheHistory | Route | Trim | Cap | Batch
 
 
 @dataclass(frozen=True)
+class Comment:
+    """A ``#`` comment as written (without its line break); it means nothing to the engine."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
 class Policy:
-    """A parsed policy file: its statements in the order written."""
+    """A parsed policy file: its statements in the order written, and its comments."""
 
     path: str
     statements: tuple[Statement, ...]
+    comments: tuple[Comment, ...] = ()
 
     @property
     def headers(self) -> list[Header]:

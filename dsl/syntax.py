@@ -4,17 +4,22 @@ The language is defined once, in ``grammar/policy.lark`` (installed as ``agentpo
 The LALR parser is built once per process and lark caches its tables on disk between runs.
 Syntax errors are turned into diagnostics that name the line and column, show what was expected
 and suggest the keyword the user probably meant.
+
+The parse keeps every token it reads, so that each statement's ``text`` is its canonical form
+(``layout.statement_text``), and every comment, which the grammar otherwise ignores, so that
+``agentpolicy fmt`` can put each one back where it was.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from bisect import bisect_left, bisect_right
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -25,6 +30,7 @@ from lark.exceptions import (
 
 from . import nodes
 from .diagnostics import PolicyError, Source, did_you_mean
+from .layout import statement_text
 from .units import parse_number
 
 #: Words the language reserves, for "did you mean" on a misspelt keyword.
@@ -59,6 +65,17 @@ def _whole_word(token: Token) -> Token:
     return token
 
 
+#: The comments lexed by the parse running in this context; the grammar ignores them otherwise.
+_COMMENTS: ContextVar[list[Token] | None] = ContextVar("comments", default=None)
+
+
+def _keep_comment(token: Token) -> Token:
+    found = _COMMENTS.get()
+    if found is not None:
+        found.append(token)
+    return token
+
+
 @functools.cache
 def parser() -> Lark:
     """The LALR parser for the policy grammar, built once and cached by lark between runs."""
@@ -69,20 +86,26 @@ def parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=True,
-        lexer_callbacks={keyword.upper(): _whole_word for keyword in KEYWORDS},
+        lexer_callbacks={
+            "COMMENT": _keep_comment,
+            **{keyword.upper(): _whole_word for keyword in KEYWORDS},
+        },
     )
 
 
 def parse_file(path: str | Path) -> nodes.Policy:
     """Read and parse a policy file; unreadable or undecodable files are diagnostics too."""
-    path = Path(path)
+    return parse_bytes(read_policy(path), path)
+
+
+def read_policy(path: str | Path) -> bytes:
+    """The bytes of a policy file; a file that cannot be read is a diagnostic."""
     try:
-        data = path.read_bytes()
+        return Path(path).read_bytes()
     except OSError as error:
         source = Source(path, "")
         message = f"cannot read the policy: {error.strerror}"
         raise PolicyError([source.diagnostic("E300", message)]) from None
-    return parse_bytes(data, path)
 
 
 def parse_bytes(data: bytes, path: str | Path) -> nodes.Policy:
@@ -116,7 +139,7 @@ def parse_text(text: str, path: str | Path = "<policy>") -> nodes.Policy:
         )
     token = _parsing.set(text)
     try:
-        tree = parser().parse(text)
+        tree, tokens, comments = _parse_keeping_tokens(text)
     except UnexpectedInput as error:
         raise PolicyError([syntax_diagnostic(error, source)]) from None
     except _GluedKeyword as glued:
@@ -124,13 +147,30 @@ def parse_text(text: str, path: str | Path = "<policy>") -> nodes.Policy:
     finally:
         _parsing.reset(token)
     try:
-        statements = _Builder(text).transform(tree)
+        statements = _Builder(tokens, str(path)).transform(tree)
     except (RecursionError, VisitError) as error:
         if isinstance(error, VisitError) and not isinstance(error.orig_exc, RecursionError):
             raise
         message = "selectors are nested too deeply to read"
         raise PolicyError([source.diagnostic("E105", message, 1, 1)]) from None
-    return nodes.Policy(path=str(path), statements=tuple(statements))
+    return nodes.Policy(
+        path=str(path),
+        statements=tuple(statements),
+        comments=tuple(nodes.Comment(str(c).rstrip(), _span(c)) for c in comments),
+    )
+
+
+def _parse_keeping_tokens(text: str) -> tuple[Tree, list[Token], list[Token]]:
+    """Parse ``text`` as ``Lark.parse`` does, keeping the tokens read and the comments skipped."""
+    comments: list[Token] = []
+    reset = _COMMENTS.set(comments)
+    try:
+        session = parser().parse_interactive(text)
+        tokens = list(session.iter_parse())
+        tree = session.feed_eof(tokens[-1] if tokens else None)
+    finally:
+        _COMMENTS.reset(reset)
+    return tree, tokens, comments
 
 
 def _glued_diagnostic(glued: _GluedKeyword, source: Source):
@@ -176,7 +216,7 @@ def syntax_diagnostic(error: UnexpectedInput, source: Source):
             hint=_expected_hint(expected),
         )
     token: Token = error.token
-    shown = "a line break" if token.type == "_NEWLINE" else f"'{token}'"
+    shown = "line break" if token.type == "_NEWLINE" else f"'{token}'"
     words = [w.strip("'") for w in expected if w.startswith("'")]
     hint = did_you_mean(str(token), words) if token.type != "_NEWLINE" else None
     return source.diagnostic(
@@ -246,13 +286,18 @@ def _unquote(token: Token) -> str:
 class _Builder(Transformer):
     """Builds :mod:`nodes` from the lark tree; rule names match ``policy.lark``."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, tokens: list[Token], origin: str) -> None:
         super().__init__()
-        self.source_text = text  # not ``text``: that is the rule for quoted strings
+        self.origin = origin
+        self.tokens = tokens
+        self.starts = [t.start_pos for t in tokens]
 
     def _statement_fields(self, meta) -> dict:
         span = _span(meta)
-        return {"span": span, "text": " ".join(self.source_text[span.start : span.end].split())}
+        first = bisect_left(self.starts, span.start)
+        last = bisect_right(self.starts, span.end - 1)
+        text = statement_text(self.tokens[first:last])
+        return {"span": span, "text": text, "origin": self.origin}
 
     def start(self, meta, *statements):
         return list(statements)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from agentpolicy.compiler import CompiledPolicy, compile_file
 from conftest import LAB
+
+from agentpolicy.compiler import CompiledPolicy, compile_file
 
 
 def step(name: str, difficulty: str = "easy", model: str = "sonnet", **fields) -> str:

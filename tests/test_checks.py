@@ -1,9 +1,10 @@
 """Checks against the pipeline and price table: every problem is located, with a near name."""
 
 import pytest
+from labkit import step, write
+
 from agentpolicy.compiler import compile_file
 from agentpolicy.diagnostics import PolicyError
-from labkit import step, write
 
 
 def errors(path):

@@ -9,11 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import priced
+
 from agentpolicy import library
 from agentpolicy.formulas import Buckets, call_cost
 from agentpolicy.prices import build_price
 from agentpolicy.usage import normalise
-from helpers import priced
 
 CASES = json.loads((Path(__file__).parent / "data" / "cost_cases.json").read_text())
 

@@ -7,13 +7,14 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from helpers import write_policy
+from test_provider_rules import PRICES, evaluated, pipeline
+
 from agentpolicy.compiler import compile_file
 from agentpolicy.crossrun import compare_ttls
 from agentpolicy.engine import evaluate
 from agentpolicy.formulas import break_even_hit_rate, warm_chance
 from agentpolicy.syntax import parse_text
-from helpers import write_policy
-from test_provider_rules import PRICES, evaluated, pipeline
 
 SONNET = "anthropic:claude-sonnet-4-5"
 

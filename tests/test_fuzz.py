@@ -3,10 +3,11 @@
 import shutil
 
 import pytest
-from agentpolicy.syntax import KEYWORDS
 from conftest import LAB, POLICIES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from agentpolicy.syntax import KEYWORDS
 
 VALID = [p.read_text() for p in sorted(POLICIES.glob("*.policy"))]
 PIECES = KEYWORDS + [

@@ -2,9 +2,10 @@
 
 from decimal import Decimal
 
+from labkit import compiled, step
+
 from agentpolicy.engine import evaluate
 from agentpolicy.formulas import Buckets, call_cost, call_latency
-from labkit import compiled, step
 
 D = Decimal
 

@@ -7,15 +7,16 @@ import json
 from decimal import Decimal
 
 import pytest
+from helpers import priced, write_policy
+from hypothesis import given
+from hypothesis import strategies as st
+
 from agentpolicy import library
 from agentpolicy.compiler import compile_file
 from agentpolicy.engine import evaluate
 from agentpolicy.formulas import Buckets, MissingPrice, call_cost
 from agentpolicy.prices import build_price
 from agentpolicy.providers import ANTHROPIC, GOOGLE, OPENAI, breakpoints_allowed
-from helpers import priced, write_policy
-from hypothesis import given
-from hypothesis import strategies as st
 
 DAY = datetime.date(2026, 12, 1)
 M = Decimal(1_000_000)
@@ -305,8 +306,9 @@ def test_batching_a_model_without_a_batch_price_is_a_warning(tmp_path):
 def test_every_diagnostic_code_the_code_raises_is_registered():
     import re
 
-    from agentpolicy.diagnostics import CODES
     from conftest import ROOT
+
+    from agentpolicy.diagnostics import CODES
 
     source = "".join(p.read_text() for p in (ROOT / "dsl").rglob("*.py"))
     used = set(re.findall(r'"([EW]\d{3})"', source))

@@ -8,11 +8,12 @@ import socket
 from decimal import Decimal
 
 import pytest
-from agentpolicy import library
-from agentpolicy.prices import library_table
 from conftest import POLICIES
 from helpers import write_policy
 from test_provider_rules import PRICES, pipeline
+
+from agentpolicy import library
+from agentpolicy.prices import library_table
 
 
 @pytest.fixture

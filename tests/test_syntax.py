@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+
 from agentpolicy import nodes
 from agentpolicy.diagnostics import PolicyError
 from agentpolicy.syntax import KEYWORDS, parse_bytes, parse_text

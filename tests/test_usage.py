@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from agentpolicy.formulas import Buckets
-from agentpolicy.usage import UsageError, normalise
 from hypothesis import given
 from hypothesis import strategies as st
+
+from agentpolicy.formulas import Buckets
+from agentpolicy.usage import UsageError, normalise
 
 counts = st.integers(min_value=0, max_value=2_000_000)
 

@@ -38,16 +38,31 @@ def rate(value: Decimal) -> str:
 
 
 def change(before: Decimal, after: Decimal, kind: str) -> str:
-    """The signed change from ``before`` to ``after`` with its percentage, one sign only."""
+    """The signed change from ``before`` to ``after`` and its percentage, with one sign only.
+
+    No change reads ``±0``.  A change from zero has no percentage (it would be infinite): it
+    reads as ``new``, as in ``+$0.0050 (new)``.
+    """
     delta = after - before
-    if kind == "money":
-        amount = usd(abs(delta), places=2) if abs(delta) >= 1 else usd_per_run(abs(delta))
-    elif kind == "time":
-        amount = seconds(abs(delta))
-    else:
-        amount = rate(abs(delta))
-    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    if delta == 0:
+        return "±0"
+    sign = "+" if delta > 0 else "−"
+    amount = _amount(abs(delta), kind)
     if before == 0:
-        return f"{sign}{amount}" if delta else "±0"
-    percent = abs(delta) / abs(before) * 100
-    return f"{sign}{amount} ({sign}{percent:.1f} %)"
+        return f"{sign}{amount} (new)"
+    return f"{sign}{amount} ({sign}{abs(percent_change(before, after)):,.1f} %)"
+
+
+def percent_change(before: Decimal, after: Decimal) -> Decimal | None:
+    """The change from ``before`` to ``after`` in percent of ``before``; None from zero."""
+    if before == 0:
+        return None
+    return (after - before) / abs(before) * 100
+
+
+def _amount(size: Decimal, kind: str) -> str:
+    if kind == "money":
+        return usd(size, places=2) if size >= 1 else usd_per_run(size)
+    if kind == "time":
+        return seconds(size)
+    return rate(size)

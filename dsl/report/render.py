@@ -61,6 +61,7 @@ def to_document(report: EvalReport) -> dict:
         "levers": [
             {
                 "statement": rule.text,
+                "file": _origin(rule.statement),
                 "line": rule.line,
                 "kind": rule.kind,
                 "cost_per_run_after": decimal_text(after.cost_per_run),
@@ -74,6 +75,7 @@ def to_document(report: EvalReport) -> dict:
         "requires": [
             {
                 "statement": r.requirement.statement.text,
+                "file": _origin(r.requirement.statement),
                 "line": r.requirement.statement.span.line,
                 "metric": r.requirement.metric,
                 "op": r.requirement.op,
@@ -87,6 +89,11 @@ def to_document(report: EvalReport) -> dict:
         ],
         "warnings": [w.as_dict() for w in policy.warnings],
     }
+
+
+def _origin(statement) -> str:
+    """The file a statement is written in: the policy's own, or a base it extends."""
+    return statement.origin
 
 
 def _totals(evaluation: Evaluation) -> dict:
@@ -141,7 +148,10 @@ def _step(before: StepResult, after: StepResult, runs: int) -> dict:
         "quality_basis": after.quality_basis,
         "quality_measured": after.quality_basis == "measured",
         "cache": [c.cache for c in after.calls],
-        "rules": [{"statement": r.text, "line": r.line, "kind": r.kind} for r in after.rules],
+        "rules": [
+            {"statement": r.text, "file": _origin(r.statement), "line": r.line, "kind": r.kind}
+            for r in after.rules
+        ],
         "untouched": after.untouched,
     }
 
@@ -220,7 +230,7 @@ def _lever_rows(report: EvalReport) -> list[tuple[str, str, str, str, str, str, 
         rows.append(
             (
                 str(number),
-                str(rule.line),
+                report.policy.line_label(rule.statement),
                 rule.text,
                 usd(after.cost_total, places=2),
                 change(previous.cost_total, after.cost_total, "money"),
@@ -234,12 +244,16 @@ def _lever_rows(report: EvalReport) -> list[tuple[str, str, str, str, str, str, 
 
 def _step_rows(report: EvalReport) -> list[tuple[str, ...]]:
     rows = []
+    policy = report.policy
     for before, after in _pairs(report):
         model = after.model if before.model == after.model else f"{before.model} → {after.model}"
         latency = f"deferred {seconds(after.latency)}" if after.deferred else seconds(after.latency)
         if after.warmup:
             latency += f" (+{seconds(after.warmup)} warm-up)"
-        rules = " ".join(f"{r.kind}:{r.line}" for r in after.rules) or "untouched"
+        rules = (
+            " ".join(f"{r.kind}:{policy.line_label(r.statement)}" for r in after.rules)
+            or "untouched"
+        )
         rows.append(
             (
                 _step_name(after),
@@ -323,14 +337,16 @@ _OVERRIDE_HEADERS = ("model", "price", "library", "local file")
 
 
 def _traffic_lines(report: EvalReport) -> list[str]:
+    return traffic_lines(report.policy, report.result, report.ttl)
+
+
+def traffic_lines(policy, result: Evaluation, comparison) -> list[str]:
     """Caching across runs, in words: the hit rate assumed and the 1-hour cache's verdict."""
-    policy = report.policy
     if policy.traffic is None:
         return []
     lines = [f"traffic {decimal_text(policy.traffic, min_places=0)} runs/hour"]
-    for model, hit in report.result.hit_rates.items():
+    for model, hit in result.hit_rates.items():
         lines.append(f"{model}: a run finds the prefix still cached with chance {hit:.1%}")
-    comparison = report.ttl
     if comparison is not None:
         for caching in comparison.models:
             for ttl, even in caching.break_even.items():
