@@ -7,6 +7,7 @@ wrong (syntax, checks, unreadable files, bad usage); 3 an internal fault, which 
 
 from __future__ import annotations
 
+import decimal
 import os
 import sys
 from typing import IO
@@ -16,6 +17,7 @@ from rich.console import Console
 
 from . import __version__
 from .diagnostics import Diagnostic, PolicyError
+from .units import PRECISION
 
 OK, REQUIRE_FAILED, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
@@ -72,12 +74,14 @@ def run(
     err = err or sys.stderr
     streams = Streams(out, err)
     try:
-        code = cli.main(
-            args=argv if argv is not None else sys.argv[1:],
-            prog_name="agentpolicy",
-            standalone_mode=False,
-            obj=streams,
-        )
+        with decimal.localcontext() as context:
+            context.prec = PRECISION  # money stays exact within the bounds units.py sets
+            code = cli.main(
+                args=argv if argv is not None else sys.argv[1:],
+                prog_name="agentpolicy",
+                standalone_mode=False,
+                obj=streams,
+            )
     except PolicyError as error:
         streams.diagnostics(error.diagnostics)
         return BAD_INPUT

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from . import nodes
 from .checks import price_errors
-from .diagnostics import Diagnostic, PolicyError, Source
-from .inputs import TTLS, Evals, Pipeline, Step, load
+from .diagnostics import Diagnostic, PolicyError, Source, did_you_mean
+from .inputs import TTLS, Evals, Pipeline, Step, load, locate
 from .prices import PriceTable, is_library_spec, library_table, load_price_file
 from .selectors import Selector, compile_selector
-from .units import UnitProblem, convert
+from .units import UnitProblem, convert, parse_amount
 
 #: The order in which lever kinds apply, whatever order the policy writes them in.
 LEVER_ORDER = ("route", "trim", "cap", "cache", "batch")
@@ -43,7 +43,8 @@ class Rule:
     trim_to: Decimal | None = None
     cap_at: Decimal | None = None
     ttl: str | None = None
-    variant: str | None = None
+    variant: str | None = None  # a trim's or cap's parameter as written: ``by 40 %``
+    effect: tuple | None = None  # the same, as evals are matched on: ``("by", Decimal("0.4"))``
     warm: bool = False
     source: Source | None = None  # the file the rule is written in
 
@@ -80,6 +81,8 @@ class CompiledPolicy:
     rules: list[Rule]
     requires: list[Requirement]
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: Measured pass rates by (step, model key, trim effect, cap effect), from the evals file.
+    measured: dict[tuple, Decimal] = field(default_factory=dict)
     source: Source | None = None
     files: dict[str, str] = field(default_factory=dict)
     traffic: Decimal | None = None  # runs per hour, for caching across runs
@@ -144,6 +147,7 @@ def compile_policy(
     pipeline = load_named("pipeline", Pipeline, "pipeline")
     prices = _load_prices(headers["prices"], files, where(headers["prices"]))
     evals = load_named("evals", Evals, "evals") if "evals" in files else None
+    measured = measured_rates(evals, pipeline, prices, files["evals"]) if evals else {}
     _check_pipeline_models(pipeline, prices, files["pipeline"])
 
     errors: list[Diagnostic] = _unsupported(policy, where)
@@ -163,6 +167,7 @@ def compile_policy(
         pipeline=pipeline,
         prices=prices,
         evals=evals,
+        measured=measured,
         runs=runs,
         rules=rules,
         requires=requires,
@@ -212,9 +217,10 @@ def _headers(policy: nodes.Policy, source: Source, where) -> dict[str, nodes.Hea
             )
         elif header.keyword != "extends":
             found[header.keyword] = header
-    if "runs" in found and found["runs"].value < 1:
+    if "runs" in found and not 1 <= found["runs"].value <= 10**12:
         runs = found["runs"]
-        errors.append(_at(where(runs), "E202", "runs must be at least 1", runs.value_span))
+        message = "runs is a whole number from 1 to 10^12"
+        errors.append(_at(where(runs), "E202", message, runs.value_span))
     for keyword, example in (
         ("pipeline", 'pipeline "pipeline.toml"'),
         ("prices", 'prices "models.toml"'),
@@ -305,12 +311,76 @@ def _traffic(policy: nodes.Policy, where, errors: list[Diagnostic]) -> Decimal |
     return rate
 
 
+def measured_rates(evals: Evals, pipeline: Pipeline, prices: PriceTable, path: str) -> dict:
+    """Each eval by what it measured: step, model, and the trim and cap it ran under.
+
+    An eval of a step or model that does not exist, or of a trim or cap that cannot be read, is
+    an error in the evals file, as is a second eval of the same thing: none is silently unused.
+    """
+    text = Path(path).read_text("utf-8")
+    data = Source(path, text)
+    steps = [step.name for step in pipeline.steps]
+    measured, errors = {}, []
+
+    def problem(code, message, index, key, hint=None):
+        line, column, width = locate(text, ("evals", index, key))
+        errors.append(data.diagnostic(code, message, line, column, width=width, hint=hint))
+
+    for index, entry in enumerate(evals.evals):
+        if entry.step not in steps:
+            hint = did_you_mean(entry.step, steps) or "steps: " + ", ".join(steps)
+            problem("E212", f"the pipeline has no step '{entry.step}'", index, "step", hint)
+            continue
+        if entry.model not in prices.models:
+            hint = prices.hint(entry.model)
+            problem("E211", f"unknown model '{entry.model}'", index, "model", hint)
+            continue
+        try:
+            trim = _effect(entry.trim, ("by", "to"))
+            cap = _effect(entry.cap, ("at",), bare="at")
+        except UnitProblem as error:
+            problem("E302", str(error), index, str(error).split()[1])  # "the trim '…'"
+            continue
+        key = (entry.step, prices.models[entry.model].key, trim, cap)
+        if key in measured:
+            problem(
+                "E302",
+                f"a second eval of step '{entry.step}' on {entry.model} with the same trim and cap",
+                index,
+                "step",
+            )
+        measured[key] = entry.pass_rate
+    if errors:
+        raise PolicyError(errors)
+    return measured
+
+
+def _effect(written: str | None, words: tuple[str, ...], *, bare: str | None = None):
+    """``"by 40 %"`` → ``("by", Decimal("0.4"))``; ``"at 300 tokens"`` → ``("at", 300)``.
+
+    ``bare`` is the word understood when none is written (a cap's ``at``).
+    """
+    if written is None:
+        return None
+    lever = "trim" if "by" in words else "cap"
+    word, _, amount = written.strip().partition(" ")
+    if word not in words:
+        if bare is None:
+            raise UnitProblem(f"the {lever} '{written}' is neither 'by N %' nor 'to N tokens'")
+        word, amount = bare, written.strip()
+    if word == "by" and not amount.strip().endswith("%"):
+        raise UnitProblem(f"the {lever} '{written}' is a percentage, such as 'by 40 %'")
+    try:
+        value = parse_amount(amount.strip(), "fraction" if word == "by" else "tokens").value
+    except UnitProblem as error:
+        raise UnitProblem(f"the {lever} '{written}': {error}") from None
+    return (word, value)
+
+
 def _check_pipeline_models(pipeline: Pipeline, prices: PriceTable, path: str) -> None:
     errors = []
     text = Path(path).read_text("utf-8")
     data_source = Source(path, text)
-    from .inputs import locate  # the key locator is part of the data-file edge
-
     for index, step in enumerate(pipeline.steps):
         if step.model not in prices.models:
             line, column, width = locate(text, ("steps", index, "model"))
@@ -375,12 +445,19 @@ def _compile_lever(lever, index, pipeline, prices, source) -> Rule:
                     raise PolicyError(
                         [_at(source, "E202", "a trim is between 0 % and 100 %", by.span)]
                     )
-                return replace(rule, trim_fraction=fraction, variant=f"by {by}")
-            return replace(rule, trim_to=_whole_tokens(to, source), variant=f"to {to}")
+                effect = ("by", fraction)
+                return replace(rule, trim_fraction=fraction, variant=f"by {by}", effect=effect)
+            tokens = _whole_tokens(to, source)
+            return replace(rule, trim_to=tokens, variant=f"to {to}", effect=("to", tokens))
         case nodes.Cap(selector=selector, at=at):
             selected = _selector(selector, pipeline, prices, source)
             tokens = _whole_tokens(at, source)
-            return Rule("cap", lever, index, selected, cap_at=tokens, variant=f"at {at}")
+            if tokens < 1:
+                raise PolicyError([_at(source, "E202", "a cap is at least 1 token", at.span)])
+            variant, effect = f"at {at}", ("at", tokens)
+            return Rule(
+                "cap", lever, index, selected, cap_at=tokens, variant=variant, effect=effect
+            )
         case nodes.Batch(selector=selector):
             return Rule("batch", lever, index, _selector(selector, pipeline, prices, source))
     raise AssertionError(f"no compiler for {type(lever).__name__}")

@@ -9,6 +9,7 @@ one or more error diagnostics up to the command line, which renders them on stde
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,7 +135,11 @@ class Source:
         self.lines = text.splitlines()
 
     def line_text(self, line: int) -> str | None:
-        return self.lines[line - 1] if 0 < line <= len(self.lines) else None
+        """The line as a diagnostic quotes it: a tab shows as one space and a control character
+        as U+FFFD, so that the caret stays under its column and the terminal is left alone."""
+        if not 0 < line <= len(self.lines):
+            return None
+        return "".join(_shown(character) for character in self.lines[line - 1])
 
     def diagnostic(
         self,
@@ -156,6 +161,12 @@ class Source:
             hint=hint,
             source_line=self.line_text(line),
         )
+
+
+def _shown(character: str) -> str:
+    if character == "\t":
+        return " "
+    return "\ufffd" if unicodedata.category(character) == "Cc" else character
 
 
 def near_names(word: str, candidates: Iterable[str]) -> list[str]:

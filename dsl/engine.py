@@ -375,23 +375,24 @@ def _step_result(
 
 
 def _quality(policy: CompiledPolicy, plan: _StepPlan) -> tuple[Decimal, str]:
-    """The step's pass rate and its basis: measured by an eval, from the table, or assumed."""
-    trim = plan.trim.variant if plan.trim else None
-    cap = plan.cap.variant if plan.cap else None
-    if policy.evals is not None:
-        for measured in policy.evals.evals:
-            if (measured.step, measured.model) == (plan.step.name, plan.model) and (
-                _same(measured.trim, trim) and _same(measured.cap, cap)
-            ):
-                return measured.pass_rate, "measured"
-    rate = getattr(policy.prices.models[plan.model].pass_rate, plan.step.difficulty)
-    changed = plan.model != plan.step.model or trim is not None or cap is not None
+    """The step's pass rate and its basis: measured by an eval, from the table, or assumed.
+
+    A step counts as changed when its model is another, or when a trim or cap changed its
+    tokens: a trim by 0 % or a cap above the step's output leaves it as the table has it.
+    """
+    price = policy.prices.models[plan.model]
+    trim = plan.trim.effect if plan.trim else None
+    cap = plan.cap.effect if plan.cap else None
+    measured = policy.measured.get((plan.step.name, price.key, trim, cap))
+    if measured is not None:
+        return measured, "measured"
+    rate = getattr(price.pass_rate, plan.step.difficulty)
+    changed = (
+        plan.model != plan.step.model
+        or plan.own_input != plan.step.input
+        or plan.output != plan.step.output
+    )
     return rate, "assumed" if changed else "table"
-
-
-def _same(written: str | None, applied: str | None) -> bool:
-    normal = lambda text: " ".join(text.split()) if text else None  # noqa: E731
-    return normal(written) == normal(applied)
 
 
 def cumulative(policy: CompiledPolicy) -> list[tuple[Rule, Evaluation]]:

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
 from .diagnostics import PolicyError, Source, did_you_mean
-from .units import UnitProblem, parse_amount
+from .units import UnitProblem, checked_number, parse_amount
 
 DIFFICULTIES = ("easy", "medium", "hard")
 TTLS = {"5m": Decimal(300), "1h": Decimal(3600)}
@@ -40,7 +40,10 @@ def _amount(kind: str, *, bare_ok: bool = False):
         if isinstance(value, bool):
             raise ValueError(f"expected {kind}, found a boolean")
         if isinstance(value, int | float) and bare_ok:
-            return Decimal(str(value))
+            try:
+                return checked_number(Decimal(str(value)), str(value))
+            except UnitProblem as error:
+                raise ValueError(str(error)) from None
         if isinstance(value, int | float):
             raise ValueError(f"expected {kind} with a unit, such as {_EXAMPLE[kind]!r}")
         if not isinstance(value, str):
@@ -64,7 +67,17 @@ _EXAMPLE = {
 }
 
 Price = Annotated[Decimal, _amount("price"), Field(ge=0)]
-Tokens = Annotated[Decimal, _amount("tokens", bare_ok=True), Field(ge=0)]
+
+
+def _whole_tokens(tokens: Decimal) -> Decimal:
+    if tokens != tokens.to_integral_value():
+        raise ValueError("a token count is a whole number")
+    return tokens
+
+
+Tokens = Annotated[
+    Decimal, _amount("tokens", bare_ok=True), Field(ge=0), AfterValidator(_whole_tokens)
+]
 Seconds = Annotated[Decimal, _amount("time"), Field(ge=0)]
 Speed = Annotated[Decimal, _amount("speed"), Field(gt=0)]
 Fraction = Annotated[Decimal, _amount("fraction", bare_ok=True), Field(ge=0, le=1)]
@@ -72,7 +85,9 @@ StoragePrice = Annotated[Decimal, _amount("storage"), Field(ge=0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are errors, and no value is coerced: ``"yes"`` is not a boolean."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # The price and model table, as a local TOML file writes it.  ``prices.py`` merges it with the
@@ -132,7 +147,7 @@ class PriceFile(_Strict):
     """
 
     source: str | None = None
-    date: datetime.date | None = None
+    date: Annotated[datetime.date | None, Field(strict=False)] = None  # a TOML date or a string
     library: Literal["genai-prices"] | None = None
     models: dict[str, ModelEntry] = Field(default_factory=dict)
 
@@ -152,20 +167,13 @@ class Step(_Strict):
     name: str = Field(min_length=1)
     model: str
     difficulty: Literal["easy", "medium", "hard"]
-    calls: int = Field(default=1, ge=1)
+    calls: int = Field(default=1, ge=1, le=10_000)
     input: Tokens
     output: Tokens
     deferrable: bool = False
     uses_prefix: bool = True
     parallel_calls: bool = False
     after: list[str] | None = None
-
-    @field_validator("input", "output")
-    @classmethod
-    def _whole(cls, tokens: Decimal) -> Decimal:
-        if tokens != tokens.to_integral_value():
-            raise ValueError("a token count is a whole number")
-        return tokens
 
 
 class Pipeline(_Strict):
@@ -175,19 +183,19 @@ class Pipeline(_Strict):
     prefix: Tokens = Decimal(0)
     steps: list[Step] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _names_and_order(self) -> Pipeline:
-        seen: set[str] = set()
-        for step in self.steps:
+    def problems(self) -> list[tuple[tuple, str]]:
+        """Where the steps contradict each other: a name given twice, or a step that runs after
+        one that is not an earlier step; each with the key path it is found at."""
+        found, seen = [], set()
+        for index, step in enumerate(self.steps):
             if step.name in seen:
-                raise ValueError(f"step '{step.name}' is named twice")
+                found.append((("steps", index, "name"), f"step '{step.name}' is named twice"))
             for earlier in step.after or []:
                 if earlier not in seen:
-                    raise ValueError(
-                        f"step '{step.name}' runs after '{earlier}', which is not an earlier step"
-                    )
+                    message = f"step '{step.name}' runs after '{earlier}', not an earlier step"
+                    found.append((("steps", index, "after"), message))
             seen.add(step.name)
-        return self
+        return found
 
     def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)
@@ -223,6 +231,7 @@ def load(path: Path, model: type[BaseModel], *, what: str):
         raise PolicyError(
             [Source(path, "").diagnostic("E300", f"cannot read the {what}: {reason}")]
         ) from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     source = Source(path, text)
     try:
         data = tomllib.loads(text)
@@ -233,9 +242,18 @@ def load(path: Path, model: type[BaseModel], *, what: str):
             [source.diagnostic("E301", f"the {what} is not valid TOML: {message}", line, column)]
         ) from None
     try:
-        return model.model_validate(data)
+        loaded = model.model_validate(data)
     except ValidationError as error:
         raise PolicyError(_validation_diagnostics(error, source, model, data, what)) from None
+    problems = loaded.problems() if hasattr(loaded, "problems") else []
+    if problems:
+        raise PolicyError(
+            [
+                source.diagnostic("E302", message, *locate(text, path)[:2])
+                for path, message in problems
+            ]
+        )
+    return loaded
 
 
 def _toml_error_position(message: str) -> tuple[int, int]:

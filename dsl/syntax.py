@@ -16,6 +16,7 @@ import functools
 import re
 from bisect import bisect_left, bisect_right
 from contextvars import ContextVar
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
@@ -31,7 +32,6 @@ from lark.exceptions import (
 from . import nodes
 from .diagnostics import PolicyError, Source, did_you_mean
 from .layout import statement_text
-from .units import parse_number
 
 #: Words the language reserves, for "did you mean" on a misspelt keyword.
 KEYWORDS = (
@@ -111,7 +111,7 @@ def read_policy(path: str | Path) -> bytes:
 def parse_bytes(data: bytes, path: str | Path) -> nodes.Policy:
     """Decode policy bytes as UTF-8 and parse them."""
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark some editors write
     except UnicodeDecodeError as error:
         before = data[: error.start]
         line = before.count(b"\n") + 1
@@ -196,6 +196,14 @@ def syntax_diagnostic(error: UnexpectedInput, source: Source):
     if isinstance(error, UnexpectedCharacters):
         char = source.text[error.pos_in_stream] if error.pos_in_stream < len(source.text) else ""
         allowed = sorted(_describe(name) for name in (error.allowed or ()))
+        if char == '"':
+            return source.diagnostic(
+                "E101",
+                "a quoted string that does not end on this line, or has an unknown escape",
+                error.line,
+                error.column,
+                hint='close it with "; inside it, write \\" \\\\ \\n or \\t only',
+            )
         return source.diagnostic(
             "E101",
             f"unexpected character {char!r}",
@@ -431,7 +439,7 @@ class _Builder(Transformer):
 
     def quantity(self, meta, number, unit=None):
         # The NUMBER terminal only matches what Decimal reads, underscores aside.
-        return nodes.Quantity(parse_number(str(number)), unit, _span(meta))
+        return nodes.Quantity(Decimal(str(number).replace("_", "")), unit, _span(meta))
 
     def unit(self, meta, *parts):
         return "/".join(str(p) for p in parts)

@@ -17,10 +17,13 @@ def usd(value: Decimal, *, places: int | None = None) -> str:
     """``$669.00``; with ``places``, rounded half-even for display only."""
     sign = "-" if value < 0 else ""
     value = abs(value)
-    if places is not None:
+    if places is not None and (value == 0 or value >= 1):
         value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
         return f"{sign}${value:,.{places}f}"
-    return f"{sign}${decimal_text(value)}"
+    if places is not None:  # under a dollar, cents would hide the figure: six decimals instead
+        value = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    whole, _, fraction = decimal_text(value).partition(".")
+    return f"{sign}${int(whole):,}.{fraction}"
 
 
 def usd_per_run(value: Decimal) -> str:

@@ -189,7 +189,7 @@ def _total_rows(report: EvalReport) -> list[tuple[str, str, str, str]]:
             change(base.cost_per_run, result.cost_per_run, "money"),
         ),
         (
-            f"cost, {runs:,} runs",
+            f"cost, {runs:,} run{'s' if runs != 1 else ''}",
             usd(base.cost_total, places=2),
             usd(result.cost_total, places=2),
             change(base.cost_total, result.cost_total, "money"),
