@@ -585,6 +585,8 @@ def _batch_warnings(policy: CompiledPolicy, rule: Rule, batched: list[Step]) -> 
         warnings.append(_warn(policy, "W103", message, rule, hint=hint))
     names = {s.name for s in batched}
     for step in policy.pipeline.steps:
+        if step.name in names:
+            continue  # a batched step waiting for another adds nothing to the interactive path
         waited = [n for n in step.after or [] if n in names]
         if waited:
             message = (

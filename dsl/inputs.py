@@ -364,7 +364,9 @@ def locate(text: str, path: tuple) -> tuple[int, int, int]:
 
 
 def _toml_keys(dotted: str) -> list[str]:
-    return [k.strip().strip("\"'") for k in dotted.split(".")]
+    """``models."google:gemini-2.5-pro".input`` → its three keys: a quoted key keeps its dots."""
+    parts = re.findall(r'\s*("[^"]*"|\'[^\']*\'|[^.]+)\s*(?:\.|$)', dotted)
+    return [k.strip().strip("\"'") for k in parts]
 
 
 def _with_indexes(keys: tuple, counts: dict[tuple, int]) -> tuple:

@@ -79,10 +79,8 @@ def to_document(report: EvalReport) -> dict:
                 "line": r.requirement.statement.span.line,
                 "metric": r.requirement.metric,
                 "op": r.requirement.op,
-                "bound": decimal_text(r.requirement.bound),
-                "actual": decimal_text(r.actual)
-                if "cost" in r.requirement.metric
-                else _float(r.actual),
+                "bound": _figure(r.requirement.metric, r.requirement.bound),
+                "actual": _figure(r.requirement.metric, r.actual),
                 "passed": r.passed,
             }
             for r in report.requires
@@ -170,6 +168,11 @@ def _buckets(tokens: Buckets) -> dict:
 def _tokens(count: Decimal) -> int | float:
     """A token count: whole, or (an expected count under traffic) to three decimals."""
     return int(count) if count == count.to_integral_value() else round(float(count), 3)
+
+
+def _figure(metric: str, value: Decimal) -> str | float:
+    """A require's figure in JSON: money as a decimal string, time and quality as numbers."""
+    return decimal_text(value) if "cost" in metric else _float(value)
 
 
 def _float(value: Decimal) -> float:
