@@ -41,6 +41,8 @@ class Rule:
     cap_at: Decimal | None = None
     ttl: str | None = None
     variant: str | None = None
+    cache_form: str | None = None  # "prefix" or "history", for cache rules
+    prefix_size: Decimal | None = None  # a prefix size the policy states, in tokens
 
     @property
     def text(self) -> str:
@@ -77,18 +79,23 @@ class CompiledPolicy:
     warnings: list[Diagnostic] = field(default_factory=list)
     source: Source | None = None
     files: dict[str, str] = field(default_factory=dict)
+    trace: object | None = None  # a loaded trace (traces.read.Trace) when the policy names one
 
 
-def compile_file(path: str | Path) -> CompiledPolicy:
-    """Parse and compile the policy at ``path``."""
+def compile_file(path: str | Path, *, trace_options=None) -> CompiledPolicy:
+    """Parse and compile the policy at ``path`` (``trace_options`` say how to read a trace)."""
     path = Path(path)
     policy = parse_file(path)
-    return compile_policy(policy, Source(path, path.read_text("utf-8")))
+    return compile_policy(policy, Source(path, path.read_text("utf-8")), trace_options=trace_options)
 
 
-def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
-    """Check a parsed policy against its pipeline, prices and evals and compile its levers."""
+def compile_policy(policy: nodes.Policy, source: Source, *, trace_options=None) -> CompiledPolicy:
+    """Check a parsed policy against its pipeline (or trace), prices and evals; compile its levers."""
     headers = _headers(policy, source)
+    if "trace" in headers:
+        from .traces.policy import compile_trace_policy
+
+        return compile_trace_policy(policy, source, headers, trace_options)
     base = Path(source.path).parent
     files = {
         k: os.path.normpath(base / headers[k].value.text)
@@ -129,18 +136,25 @@ def compile_policy(policy: nodes.Policy, source: Source) -> CompiledPolicy:
     return compiled
 
 
-def _unsupported(policy: nodes.Policy, source: Source) -> list[Diagnostic]:
-    """Statements the language reserves but this version does not evaluate yet."""
+def _unsupported(policy: nodes.Policy, source: Source, *, trace: bool = False) -> list[Diagnostic]:
+    """Statements the language reserves but this version does not evaluate (here) yet."""
     found = []
     for statement in policy.statements:
         match statement:
-            case nodes.Traffic() | nodes.CacheHistory():
-                found.append(statement)
-            case nodes.CachePrefix(size=size, warm=warm) if size is not None or warm:
-                found.append(statement)
+            case nodes.Traffic() | nodes.CachePrefix(warm=True):
+                found.append((statement, None))
+            case nodes.CacheHistory() if not trace:
+                hint = "cache history replays recorded calls: name a trace instead of a pipeline"
+                found.append((statement, hint))
     return [
-        _at(source, "E104", f"'{s.text}' is not supported by this version of agentpolicy", s.span)
-        for s in found
+        _at(
+            source,
+            "E104",
+            f"'{s.text}' is not supported by this version of agentpolicy",
+            s.span,
+            hint=hint,
+        )
+        for s, hint in found
     ]
 
 
@@ -171,10 +185,22 @@ def _headers(policy: nodes.Policy, source: Source) -> dict[str, nodes.Header]:
             found[header.keyword] = header
     if "runs" in found and found["runs"].value < 1:
         errors.append(_at(source, "E202", "runs must be at least 1", found["runs"].value_span))
+    if "pipeline" in found and "trace" in found:
+        errors.append(
+            _at(
+                source,
+                "E600",
+                "a policy is evaluated against a pipeline or a trace, not both",
+                found["trace"].span,
+                hint=f"remove the 'pipeline' line (line {found['pipeline'].span.line}) or this one",
+            )
+        )
     for keyword, example in (
-        ("pipeline", 'pipeline "pipeline.toml"'),
+        ("pipeline", 'pipeline "pipeline.toml" (or trace "calls.mapping.toml")'),
         ("prices", 'prices "models.toml"'),
     ):
+        if keyword == "pipeline" and "trace" in found:
+            continue
         if keyword not in found:
             errors.append(
                 source.diagnostic(
@@ -234,8 +260,6 @@ def _check_pipeline_models(pipeline: Pipeline, prices: PriceTable, path: str) ->
 def _compile_rules(policy, pipeline, prices, source, errors) -> list[Rule]:
     rules = []
     for index, lever in enumerate(policy.levers):
-        if isinstance(lever, nodes.CacheHistory):
-            continue
         try:
             rules.append(_compile_lever(lever, index, pipeline, prices, source))
         except PolicyError as error:
@@ -245,8 +269,14 @@ def _compile_rules(policy, pipeline, prices, source, errors) -> list[Rule]:
 
 def _compile_lever(lever, index, pipeline, prices, source) -> Rule:
     match lever:
-        case nodes.CachePrefix(ttl=ttl):
-            return Rule("cache", lever, index, ttl=_ttl(ttl, source))
+        case nodes.CachePrefix(ttl=ttl, size=size):
+            tokens = _whole_tokens(size, source) if size is not None else None
+            return Rule(
+                "cache", lever, index, ttl=_ttl(ttl, source), cache_form="prefix", prefix_size=tokens
+            )
+        case nodes.CacheHistory(ttl=ttl, selector=selector):
+            selected = _selector(selector, pipeline, prices, source) if selector else None
+            return Rule("cache", lever, index, selected, ttl=_ttl(ttl, source), cache_form="history")
         case nodes.Route(selector=selector, model=model):
             if model.text not in prices.models:
                 raise PolicyError(
@@ -415,11 +445,11 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
         )
         for r in caches[1:]
     ]
-    if not caches:
+    if not caches or caches[0].cache_form == "history":
         return warnings
     cache = caches[0]
     routes = [r for r in policy.rules if r.kind == "route"]
-    prefix = policy.pipeline.prefix
+    prefix = cache.prefix_size if cache.prefix_size is not None else policy.pipeline.prefix
     models = {
         next((r.model for r in routes if r.matches(s)), s.model)
         for s in policy.pipeline.steps

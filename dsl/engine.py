@@ -175,7 +175,7 @@ def _price_calls(
 
     for plan in plans:
         price = policy.prices.models[plan.model]
-        prefix = policy.pipeline.prefix if plan.step.uses_prefix else ZERO
+        prefix = _prefix_size(policy, cache_rule) if plan.step.uses_prefix else ZERO
         cacheable = (
             cache_rule is not None
             and prefix > 0
@@ -210,6 +210,13 @@ def _price_calls(
             clock += max(c.latency for c in calls)
         priced[plan.step.name] = calls
     return priced
+
+
+def _prefix_size(policy: CompiledPolicy, cache_rule: Rule | None) -> Decimal:
+    """The cached prefix: the size the cache statement states, else the pipeline's prefix."""
+    if cache_rule is not None and cache_rule.prefix_size is not None:
+        return cache_rule.prefix_size
+    return policy.pipeline.prefix
 
 
 def _buckets(plan: _StepPlan, prefix: Decimal, event: str | None, ttl: str) -> Buckets:
