@@ -86,11 +86,13 @@ def compile_file(path: str | Path, *, trace_options=None) -> CompiledPolicy:
     """Parse and compile the policy at ``path`` (``trace_options`` say how to read a trace)."""
     path = Path(path)
     policy = parse_file(path)
-    return compile_policy(policy, Source(path, path.read_text("utf-8")), trace_options=trace_options)
+    return compile_policy(
+        policy, Source(path, path.read_text("utf-8")), trace_options=trace_options
+    )
 
 
 def compile_policy(policy: nodes.Policy, source: Source, *, trace_options=None) -> CompiledPolicy:
-    """Check a parsed policy against its pipeline (or trace), prices and evals; compile its levers."""
+    """Check a parsed policy against its pipeline (or trace), prices and evals; compile it."""
     headers = _headers(policy, source)
     if "trace" in headers:
         from .traces.policy import compile_trace_policy
@@ -272,11 +274,18 @@ def _compile_lever(lever, index, pipeline, prices, source) -> Rule:
         case nodes.CachePrefix(ttl=ttl, size=size):
             tokens = _whole_tokens(size, source) if size is not None else None
             return Rule(
-                "cache", lever, index, ttl=_ttl(ttl, source), cache_form="prefix", prefix_size=tokens
+                "cache",
+                lever,
+                index,
+                ttl=_ttl(ttl, source),
+                cache_form="prefix",
+                prefix_size=tokens,
             )
         case nodes.CacheHistory(ttl=ttl, selector=selector):
             selected = _selector(selector, pipeline, prices, source) if selector else None
-            return Rule("cache", lever, index, selected, ttl=_ttl(ttl, source), cache_form="history")
+            return Rule(
+                "cache", lever, index, selected, ttl=_ttl(ttl, source), cache_form="history"
+            )
         case nodes.Route(selector=selector, model=model):
             if model.text not in prices.models:
                 raise PolicyError(

@@ -137,7 +137,7 @@ class CachePrefix(Statement):
 
 @dataclass(frozen=True)
 class CacheHistory(Statement):
-    """``cache history [of SELECTOR] [ttl T]``: a call reads what its model's previous call wrote."""
+    """``cache history [of SELECTOR] [ttl T]``: a call reads what the call before it wrote."""
 
     ttl: Quantity | None
     selector: Predicate | None = None

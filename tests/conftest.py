@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository's paths and a CLI runner with a fixed-width, colourless console."""
+"""Shared fixtures: the repository's paths and a CLI runner with a fixed-width, plain console."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from agentpolicy.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent

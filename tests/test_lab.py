@@ -42,5 +42,14 @@ def test_lab_batch_policy_defers_notify(cli):
 def test_lab_table_shows_the_cumulative_levers(cli):
     result = cli("eval", POLICIES / "lab.policy")
     assert result.code == 0, result.err
-    for figure in ("$669.00", "$451.20", "$345.00", "$322.00", "26.68 s", "19.78 s", "0.7884", "0.7648"):
+    for figure in (
+        "$669.00",
+        "$451.20",
+        "$345.00",
+        "$322.00",
+        "26.68 s",
+        "19.78 s",
+        "0.7884",
+        "0.7648",
+    ):
         assert figure in result.out

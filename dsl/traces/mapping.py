@@ -2,13 +2,13 @@
 
 A mapping names the log files (paths relative to the mapping, globs allowed), their layout, the
 usage convention their token counts follow, and for each canonical field the path that holds it
-in a record.  A field is written as a path (``usage.input_tokens``; a key with dots in it is
+in a record. A field is written as a path (``usage.input_tokens``; a key with dots in it is
 quoted, as in ``attributes."gen_ai.usage.input_tokens"``), as a list of paths of which the first
 present one is used (real exports mix attribute names), or as a template that joins several
-paths (``"{action}.{stage}"``), or as ``""`` for a field the log does not have.  Calls of one run
+paths (``"{action}.{stage}"``), or as ``""`` for a field the log does not have. Calls of one run
 that share a ``conversation`` value extend one growing prompt (by default, the whole run is one
-conversation); ``cache history`` follows them.  Conventions are data: each names its default paths and whether
-cached tokens sit inside the input count or beside it.
+conversation); ``cache history`` follows them. Conventions are data: each names its default
+paths and whether cached tokens sit inside the input count or beside it.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ CONVENTIONS = {
         "otel",
         cached_inside_input=True,
         defaults={
-            "run": ["attributes.\"gen_ai.conversation.id\"", "traceId", "trace_id"],
+            "run": ['attributes."gen_ai.conversation.id"', "traceId", "trace_id"],
             "order": ["startTimeUnixNano", "start_time"],
             "started": ["startTimeUnixNano", "start_time"],
             "ended": ["endTimeUnixNano", "end_time"],
@@ -262,7 +262,7 @@ def _layout_of(files: list[Path], source: Source, text: str) -> str:
                 "cannot tell the layout of the trace files from their names",
                 line,
                 column,
-                hint="add layout = \"jsonl\", \"csv\", \"parquet\" or \"otlp\"",
+                hint='add layout = "jsonl", "csv", "parquet" or "otlp"',
             )
         ]
     )

@@ -62,7 +62,9 @@ def compile_trace_policy(
     database = Database(memory_limit=options.memory_limit, temp_root=options.temp_root)
     database.progress = options.progress
     try:
-        trace = read_trace(loaded, prices, prices_path, skip_bad=options.skip_bad, database=database)
+        trace = read_trace(
+            loaded, prices, prices_path, skip_bad=options.skip_bad, database=database
+        )
         load_prices(database, prices)
         pipeline = step_table(trace, prices)
         errors = _unsupported(policy, source, trace=True)

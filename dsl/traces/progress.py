@@ -17,7 +17,7 @@ POLL_SECONDS = 0.5
 
 
 def watch(connection, sql: str, parameters: list, label: str, report: Callable[[str, float], None]):
-    """Execute ``sql`` on ``connection`` and return its cursor, reporting progress under ``label``."""
+    """Execute ``sql`` and return its cursor, reporting progress under ``label``."""
     outcome: dict[str, object] = {}
 
     def work() -> None:

@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 
@@ -78,7 +77,6 @@ class Database:
         self.connection = duckdb.connect(":memory:")
         self.connection.execute(f"SET memory_limit = '{memory_limit}'")
         self.connection.execute(f"SET temp_directory = '{_sql_text(self.temp)}'")
-        self.connection.execute("SET preserve_insertion_order = true")
         self.progress: Callable[[str, float], None] | None = None
 
     def run(self, sql: str, label: str = "", parameters: list | None = None):
@@ -184,13 +182,13 @@ def _otlp_spans(lines: str) -> str:
     """OTLP/JSON export lines → one flat span object per row, attributes as a plain object."""
     spans = "json_extract(line, '$.resourceSpans[*].scopeSpans[*].spans[*]')"
     attributes = (
-        "from_json(span -> 'attributes', '[{\"key\": \"VARCHAR\", \"value\": {\"stringValue\": "
+        'from_json(span -> \'attributes\', \'[{"key": "VARCHAR", "value": {"stringValue": '
         '"VARCHAR", "intValue": "VARCHAR", "doubleValue": "VARCHAR", "boolValue": "VARCHAR"}}]\')'
     )
     flat = (
         "json_merge_patch(span, json_object('attributes', to_json(map_from_entries(list_transform("
         f"{attributes}, lambda a: {{'k': a.key, 'v': coalesce(a.value.stringValue, "
-        "a.value.intValue, a.value.doubleValue, a.value.boolValue)}})))))"
+        "a.value.intValue, a.value.doubleValue, a.value.boolValue)})))))"
     )
     unnested = (
         f"SELECT file, record, unnest({spans}) AS span, generate_subscripts({spans}, 1) AS part "
@@ -200,10 +198,14 @@ def _otlp_spans(lines: str) -> str:
         f"SELECT file, record, 1 AS part, line FROM ({lines}) "
         "WHERE line IS NOT NULL AND trim(line) <> '' AND NOT json_valid(line)"
     )
-    return f"SELECT file, record, part, {flat}::VARCHAR AS line FROM ({unnested}) UNION ALL {broken}"
+    return (
+        f"SELECT file, record, part, {flat}::VARCHAR AS line FROM ({unnested}) UNION ALL {broken}"
+    )
 
 
-def _table_records(loaded: LoadedMapping, database: Database, source: Source) -> tuple[str, _Fields]:
+def _table_records(
+    loaded: LoadedMapping, database: Database, source: Source
+) -> tuple[str, _Fields]:
     """CSV or Parquet rows with their row numbers; every mapped column must exist."""
     mapping = loaded.mapping
     files = "[" + ", ".join(quote(str(f)) for f in loaded.files) + "]"
@@ -231,7 +233,11 @@ def _table_records(loaded: LoadedMapping, database: Database, source: Source) ->
         try:
             database.run(f"SELECT {expression} FROM ({relation}) LIMIT 0")
         except duckdb.Error:
-            errors.append(_mapping_error(source, name, spec, loaded))
+            # A convention's default path that the table lacks is a field the log does not
+            # have; a path the mapping names, or a field every call needs, must be there.
+            named = getattr(mapping.fields, name) is not None
+            if named or name in ("model", "input", "output"):
+                errors.append(_mapping_error(source, name, spec, loaded))
             continue
         fields.expressions[name] = expression
         fields.written[name] = _written(spec)
@@ -289,7 +295,9 @@ def _typed(raw: str, fields: _Fields, loaded: LoadedMapping, json_layout: bool) 
     text = {name: f"CAST({v} AS VARCHAR)" for name, v in value.items()}
     number = {name: f"TRY_CAST({v} AS DOUBLE)" for name, v in value.items()}
     tokens = {
-        name: f"CAST(coalesce({number[name]}, 0) AS BIGINT)" if name in value else "CAST(0 AS BIGINT)"
+        name: f"CAST(coalesce({number[name]}, 0) AS BIGINT)"
+        if name in value
+        else "CAST(0 AS BIGINT)"
         for name in TOKEN_FIELDS + ("total",)
     }
 
@@ -311,7 +319,9 @@ def _typed(raw: str, fields: _Fields, loaded: LoadedMapping, json_layout: bool) 
                 (f"{number[name]} <> floor({number[name]})", name, "is not a whole number")
             )
     if "order" in value:
-        order_ok = f"({number['order']} IS NOT NULL OR TRY_CAST({text['order']} AS TIMESTAMP) IS NOT NULL)"
+        order_ok = (
+            f"({number['order']} IS NOT NULL OR TRY_CAST({text['order']} AS TIMESTAMP) IS NOT NULL)"
+        )
         problems.append((f"NOT {order_ok}", "order", "is neither a number nor a timestamp"))
     for name in ("started", "ended"):
         if name in value:
@@ -356,9 +366,11 @@ def _typed(raw: str, fields: _Fields, loaded: LoadedMapping, json_layout: bool) 
 
     problem_field = "CASE " + " ".join(f"WHEN {c} THEN {quote(f)}" for c, f, _ in problems) + " END"
     problem = "CASE " + " ".join(f"WHEN {c} THEN {quote(p)}" for c, _, p in problems) + " END"
-    found = "CASE " + " ".join(
-        f"WHEN {c} THEN {text[f] if f in text else 'NULL'}" for c, f, _ in problems
-    ) + " END"
+    found = (
+        "CASE "
+        + " ".join(f"WHEN {c} THEN {text[f] if f in text else 'NULL'}" for c, f, _ in problems)
+        + " END"
+    )
 
     step = text.get("step", "'call'")
     for rename in mapping.step_rename:
@@ -373,16 +385,22 @@ def _typed(raw: str, fields: _Fields, loaded: LoadedMapping, json_layout: bool) 
         scale = "1000.0" if mapping.latency_unit == "ms" else "1.0"
         latency = f"{number['latency']} / {scale}"
     elif "started" in value and "ended" in value:
-        latency = f"({_seconds('ended', value, number, text, mapping)} - {_seconds('started', value, number, text, mapping)})"
+        ended = _seconds("ended", value, number, text, mapping)
+        latency = f"({ended} - {_seconds('started', value, number, text, mapping)})"
     started = _seconds("started", value, number, text, mapping) if "started" in value else "NULL"
-    cost = f"TRY_CAST({text['recorded_cost']} AS DECIMAL(38, 12))" if "recorded_cost" in value else "NULL"
+    cost = (
+        f"TRY_CAST({text['recorded_cost']} AS DECIMAL(38, 12))"
+        if "recorded_cost" in value
+        else "NULL"
+    )
     run = text.get("run", "file")
     conversation = text.get("conversation", "''")
 
     return (
         "SELECT file, record, part, "
         f"{problem_field} AS problem_field, {problem} AS problem, {found} AS found, "
-        f"{run} AS run, {conversation} AS conversation, {order} AS order_key, {step} AS step, {text['model']} AS model, "
+        f"{run} AS run, {conversation} AS conversation, {order} AS order_key, "
+        f"{step} AS step, {text['model']} AS model, "
         f"{uncached} AS uncached, {t['cache_write']} - {t['cache_write_1h']} AS write_5m, "
         f"{t['cache_write_1h']} AS write_1h, {t['cache_read']} AS read, {t['output']} AS output, "
         f"CAST({latency} AS DOUBLE) AS latency_s, CAST({started} AS DOUBLE) AS started_s, "
@@ -425,8 +443,11 @@ def read_trace(
     else:
         raw, fields = _table_records(loaded, database, source)
     typed = _typed(raw, fields, loaded, json_layout)
+    # Line numbers come from the order DuckDB reads the lines in, which must then be kept.
+    database.run(f"SET preserve_insertion_order = {'true' if json_layout else 'false'}")
     try:
         database.run(f"CREATE OR REPLACE TABLE records AS {typed}", "reading the trace")
+        database.run("SET preserve_insertion_order = false")
     except duckdb.Error as error:
         raise PolicyError(
             [source.diagnostic("E600", f"cannot read the trace files: {_first_line(error)}")]
@@ -463,7 +484,9 @@ def _bad_records(database: Database, fields: _Fields, loaded, skip_bad: bool) ->
             Diagnostic(
                 "E610",
                 f"{total - len(examples)} more bad records "
-                f"({total} in all: " + "; ".join(f"{s.count} {s.field} {s.problem}" for s in skipped) + ")",
+                f"({total} in all: "
+                + "; ".join(f"{s.count} {s.field} {s.problem}" for s in skipped)
+                + ")",
                 Location(str(loaded.path)),
                 hint="run with --skip-bad to replay the good records and count the rest",
             )
@@ -509,7 +532,7 @@ def _check_models(database: Database, prices: PriceTable, prices_path: str) -> N
                     "table",
                     Location(prices_path),
                     hint=did_you_mean(model, prices.models)
-                    or f"add [models.\"{model}\"] to {prices_path}",
+                    or f'add [models."{model}"] to {prices_path}',
                 )
             )
             continue
@@ -525,7 +548,7 @@ def _check_models(database: Database, prices: PriceTable, prices_path: str) -> N
                         f"the trace bills {tokens:,} {price_name.replace('_', ' ')} tokens to "
                         f"'{model}', which has no {price_name} price",
                         Location(prices_path),
-                        hint=f"add {price_name} to [models.\"{model}\"]",
+                        hint=f'add {price_name} to [models."{model}"]',
                     )
                 )
     if errors:

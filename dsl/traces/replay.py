@@ -1,4 +1,4 @@
-"""A trace and a set of rules in, one :class:`Pass` out: every call repriced as the levers change it.
+"""A trace and a set of rules in, one :class:`Pass` out: each call repriced as the levers change it.
 
 The levers are decided once per step of the derived step table (a few dozen rows, in Python,
 with the same selectors the pipeline engine uses) and joined to the calls as a small table;
@@ -313,16 +313,16 @@ def call_sql(recache: bool) -> str:
     )
 
 
-def replay(
-    policy: CompiledPolicy, rules: list[Rule], name: str, label: str = "replaying"
-) -> Pass:
+def replay(policy: CompiledPolicy, rules: list[Rule], name: str, label: str = "replaying") -> Pass:
     """Replay every call of the policy's trace under ``rules``; keep per-run sums as ``name``."""
     database: Database = policy.trace.database
     decisions = decide(policy, rules)
     _load_decisions(database, decisions)
     recache = any(r.kind == "cache" for r in rules)
     table = f"pass_{name}"
-    database.run(f"CREATE OR REPLACE TEMP TABLE {table} AS {call_sql(recache)} {_AGGREGATED}", label)
+    database.run(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS {call_sql(recache)} {_AGGREGATED}", label
+    )
     return _gather(database, table, name, rules, decisions)
 
 
