@@ -34,10 +34,21 @@ CODES = {
     "E301": "data file is not valid TOML",
     "E302": "data file has a wrong or missing value",
     "E303": "data file has an unknown key",
+    "E600": "a policy names both a pipeline and a trace",
+    "E601": "no trace file matches, or their layout is unknown",
+    "E602": "a mapped field has no column in the trace files",
+    "E603": "model in the trace is not in the price table",
+    "E604": "the trace bills cache tokens to a model without cache prices",
+    "E605": "the trace holds no call",
+    "E606": "quality is not estimated on a trace",
+    "E607": "a cached prefix on a trace needs its size",
+    "E608": "the trace files cannot be read",
+    "E610": "a trace record is corrupt or incomplete",
     "W100": "rule matches no step",
     "W101": "rule is shadowed by earlier rules",
     "W102": "prefix is below the model's minimum cacheable size",
     "W103": "a step that is not deferrable is batched",
+    "W400": "the trace mapping describes a step the trace does not have",
 }
 
 

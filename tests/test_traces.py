@@ -494,3 +494,38 @@ def test_a_trace_larger_than_the_memory_limit_still_completes(tmp_path):
         assert spilled > 0 or held > 200_000_000
     finally:
         compiled.trace.database.close()
+
+
+def test_a_step_the_mapping_describes_but_the_trace_lacks_is_a_warning(cli, tmp_path):
+    mapping = (TRACES / "moatless-20240623-steps.mapping.toml").read_text()
+    mapping = mapping.replace("[steps.SearchCode]", "[steps.SerchCode]")
+    mapping = mapping.replace(
+        '"moatless-20240623-steps.calls.jsonl"', f'"{TRACES}/moatless-20240623-steps.calls.jsonl"'
+    )
+    policy = write_trace(tmp_path, mapping)
+    result = cli("check", policy)
+    assert result.code == 0
+    assert "W400" in result.err and "did you mean 'SearchCode'" in result.err
+
+
+def test_a_policy_names_a_pipeline_or_a_trace_not_both(cli, tmp_path):
+    policy = tmp_path / "both.policy"
+    policy.write_text(
+        f'pipeline "{ROOT}/examples/lab/pipeline.toml"\n'
+        f'trace "{TRACES}/moatless-20240623-steps.mapping.toml"\nprices "{PRICES}"\n'
+    )
+    result = cli("check", policy)
+    assert result.code == 2 and "E600" in result.err
+
+
+def test_cache_history_needs_a_trace_and_a_sized_prefix_works_on_a_pipeline(cli, tmp_path):
+    lab = (POLICIES / "lab.policy").read_text().replace("../examples", f"{ROOT}/examples")
+    history = tmp_path / "history.policy"
+    history.write_text(lab.replace("cache prefix", "cache history"))
+    result = cli("check", history)
+    assert result.code == 2 and "E104" in result.err and "name a trace" in result.err
+
+    sized = tmp_path / "sized.policy"
+    sized.write_text(lab.replace("cache prefix", "cache prefix 1200 tokens"))
+    report = evaluate(cli, sized)
+    assert Decimal(report["levers"][0]["cost_total_after"]) == Decimal("451.20")

@@ -25,7 +25,7 @@ from ..compiler import (
     _unsupported,
     rule_warnings,
 )
-from ..diagnostics import Diagnostic, PolicyError, Source
+from ..diagnostics import Diagnostic, PolicyError, Source, did_you_mean
 from ..inputs import Pipeline, PriceTable, Step
 from .mapping import load_mapping
 from .read import MEMORY_LIMIT, Database, Trace, read_trace
@@ -91,8 +91,34 @@ def compile_trace_policy(
         files={"trace": trace_path, "prices": prices_path},
         trace=trace,
     )
-    compiled.warnings = rule_warnings(compiled)
+    compiled.warnings = _mapping_warnings(trace, pipeline) + rule_warnings(compiled)
     return compiled
+
+
+def _mapping_warnings(trace: Trace, pipeline: Pipeline) -> list[Diagnostic]:
+    """A step the mapping describes but the trace never calls is probably misspelt."""
+    loaded = trace.loaded
+    names = sorted({s.name for s in pipeline.steps})
+    source = Source(loaded.path, loaded.path.read_text("utf-8"))
+    warnings = []
+    for step in loaded.mapping.steps:
+        if step in names:
+            continue
+        line = next(
+            (n for n, text in enumerate(source.lines, 1) if text.strip() == f"[steps.{step}]"), 0
+        )
+        warnings.append(
+            source.diagnostic(
+                "W400",
+                f"the mapping describes step '{step}', which no call of the trace has",
+                line,
+                1 if line else 0,
+                width=len(f"[steps.{step}]"),
+                severity="warning",
+                hint=did_you_mean(step, names) or "steps: " + ", ".join(names),
+            )
+        )
+    return warnings
 
 
 def _load_mapping(path: str, header: nodes.Header, source: Source):

@@ -450,7 +450,7 @@ def read_trace(
         database.run("SET preserve_insertion_order = false")
     except duckdb.Error as error:
         raise PolicyError(
-            [source.diagnostic("E600", f"cannot read the trace files: {_first_line(error)}")]
+            [source.diagnostic("E608", f"cannot read the trace files: {_first_line(error)}")]
         ) from None
     database.run("CREATE OR REPLACE VIEW calls AS SELECT * FROM records WHERE problem IS NULL")
 
