@@ -96,11 +96,8 @@ def run_reference(policy: Path, limit: int | None) -> tuple[Decimal, Decimal, in
     database = compiled.trace.database
     try:
         if limit is not None:
-            database.run(
-                "CREATE OR REPLACE TABLE subset AS SELECT * FROM calls "
-                f"ORDER BY run, order_key, file, record, part LIMIT {limit}"
-            )
-            database.run("CREATE OR REPLACE VIEW calls AS SELECT * FROM subset")
+            database.run("ALTER TABLE calls RENAME TO all_calls")
+            database.run(f"CREATE VIEW calls AS SELECT * FROM all_calls WHERE position <= {limit}")
         sql_total = replay(compiled, compiled.rules, "full").cost
         (count,) = database.rows("SELECT count(*) FROM calls")[0]
         started = time.perf_counter()

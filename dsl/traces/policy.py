@@ -183,9 +183,10 @@ def step_table(trace: Trace, prices: PriceTable) -> Pipeline:
     """One step per step name and recorded model, with the figures selectors test."""
     mapping = trace.loaded.mapping
     rows = trace.database.rows(
-        "SELECT step, model, count(*), count(DISTINCT run), "
-        "median(uncached + write_5m + write_1h + read), median(output) "
-        "FROM calls GROUP BY step, model ORDER BY step, model"
+        "SELECT s.step, s.model, c.calls, c.runs, c.prompt, c.output FROM (SELECT step_id, "
+        "count(*) AS calls, count(DISTINCT run_id) AS runs, "
+        "median(uncached + write_5m + write_1h + read) AS prompt, median(output) AS output "
+        "FROM calls GROUP BY step_id) AS c JOIN steps s USING (step_id) ORDER BY s.step, s.model"
     )
     steps = [
         Step(

@@ -3,7 +3,7 @@
 Every record of every file becomes a row of ``records`` with its file, its line (or row) and the
 first problem found in it, if any: a line that is not JSON, a field that is missing, not a whole
 number or negative, usage that fits no convention (more cached tokens than input), or a total
-that disagrees with its parts.  ``calls`` is the view of the good rows.  Bad rows are an error
+that disagrees with its parts.  ``calls`` holds the good rows, keyed by integers.  Bad rows are an error
 that names the file, line and field, unless the caller skips them; either way they are counted.
 
 All of it is plain SQL over DuckDB's own readers (``read_csv``, ``read_parquet`` and its JSON
@@ -452,11 +452,44 @@ def read_trace(
         raise PolicyError(
             [source.diagnostic("E608", f"cannot read the trace files: {_first_line(error)}")]
         ) from None
-    database.run("CREATE OR REPLACE VIEW calls AS SELECT * FROM records WHERE problem IS NULL")
+    database.run("CREATE OR REPLACE VIEW good AS SELECT * FROM records WHERE problem IS NULL")
 
     skipped = _bad_records(database, fields, loaded, skip_bad)
     _check_models(database, prices, prices_path)
-    return _summary(database, loaded, fields, skipped)
+    (records,) = database.rows("SELECT count(*) FROM records")[0]
+    _compact(database, prices)
+    return _summary(database, loaded, records, skipped)
+
+
+def _compact(database: Database, prices: PriceTable) -> None:
+    """The good records as ``calls``: integer keys, token columns, one position per call.
+
+    Runs, conversations and steps (a step name with its recorded model) become small tables of
+    their own, so that the replay sorts, partitions and groups on integers; ``position`` numbers
+    the calls in run order once, so that every window orders by one integer.  The wide
+    ``records`` table is dropped afterwards.
+    """
+    models = ", ".join(f"({i}, {quote(name)})" for i, name in enumerate(prices.models))
+    for statement in (
+        f"CREATE OR REPLACE TABLE models AS SELECT * FROM (VALUES {models}) AS m(model_id, model)",
+        "CREATE OR REPLACE TABLE runs AS SELECT row_number() OVER (ORDER BY run) AS run_id, run "
+        "FROM (SELECT DISTINCT run FROM good) AS distinct_runs",
+        "CREATE OR REPLACE TABLE conversations AS SELECT CAST(row_number() OVER "
+        "(ORDER BY conversation) AS INTEGER) AS conversation_id, conversation "
+        "FROM (SELECT DISTINCT conversation FROM good) AS distinct_conversations",
+        "CREATE OR REPLACE TABLE steps AS SELECT CAST(row_number() OVER (ORDER BY step, model) "
+        "AS INTEGER) AS step_id, step, model, model_id "
+        "FROM (SELECT DISTINCT step, model FROM good) AS distinct_steps JOIN models USING (model)",
+        "CREATE OR REPLACE TABLE calls AS SELECT r.run_id, v.conversation_id, s.step_id, "
+        "row_number() OVER (ORDER BY r.run_id, g.order_key, g.file, g.record, g.part) "
+        "AS position, g.uncached, g.write_5m, g.write_1h, g.read, g.output, g.latency_s, "
+        "g.started_s, g.recorded_cost "
+        "FROM good g JOIN runs r USING (run) JOIN conversations v USING (conversation) "
+        "JOIN steps s USING (step, model)",
+        "DROP VIEW good",
+        "CREATE OR REPLACE TABLE records AS SELECT * FROM records LIMIT 0",
+    ):
+        database.run(statement, "indexing the calls")
 
 
 def _first_line(error: Exception) -> str:
@@ -519,7 +552,7 @@ def _check_models(database: Database, prices: PriceTable, prices_path: str) -> N
     """Every model in the trace has a price; one that has none is an error naming it."""
     found = database.rows(
         "SELECT model, count(*), arg_min(file || ':' || record, (file, record)), "
-        "sum(write_5m), sum(write_1h), sum(read) FROM calls GROUP BY model ORDER BY model"
+        "sum(write_5m), sum(write_1h), sum(read) FROM good GROUP BY model ORDER BY model"
     )
     errors = []
     for model, count, first, write_5m, write_1h, read in found:
@@ -555,10 +588,9 @@ def _check_models(database: Database, prices: PriceTable, prices_path: str) -> N
         raise PolicyError(errors)
 
 
-def _summary(database: Database, loaded, fields: _Fields, skipped: list[Skipped]) -> Trace:
-    (records,) = database.rows("SELECT count(*) FROM records")[0]
+def _summary(database: Database, loaded, records: int, skipped: list[Skipped]) -> Trace:
     calls, runs, latencies, starts, costs, cached = database.rows(
-        "SELECT count(*), count(DISTINCT run), count(latency_s), count(started_s), "
+        "SELECT count(*), count(DISTINCT run_id), count(latency_s), count(started_s), "
         "count(recorded_cost), coalesce(sum(write_5m + write_1h + read), 0) FROM calls"
     )[0]
     if calls == 0:

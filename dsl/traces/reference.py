@@ -17,13 +17,16 @@ from ..inputs import TTLS
 from .replay import Decision, decide
 
 ZERO = Decimal(0)
-COLUMNS = "run, conversation, step, model, uncached, write_5m, write_1h, read, output, started_s"
+COLUMNS = (
+    "c.run_id, c.conversation_id, s.step, s.model, c.uncached, c.write_5m, c.write_1h, c.read, "
+    "c.output, c.started_s"
+)
 
 
 def calls_in_order(policy: CompiledPolicy, batch: int = 100_000) -> Iterable[tuple]:
     """The trace's good calls, in run order, fetched in batches."""
     cursor = policy.trace.database.connection.execute(
-        f"SELECT {COLUMNS} FROM calls ORDER BY run, order_key, file, record, part"
+        f"SELECT {COLUMNS} FROM calls c JOIN steps s USING (step_id) ORDER BY c.position"
     )
     while rows := cursor.fetchmany(batch):
         yield from rows

@@ -128,16 +128,16 @@ class Pass:
 def load_prices(database: Database, prices: PriceTable) -> None:
     """The price table as a small relation, one row per model, prices in USD per MTok."""
     database.run(
-        "CREATE OR REPLACE TABLE prices (price_model VARCHAR, p_in DECIMAL(28, 9), "
+        "CREATE OR REPLACE TABLE prices (model_id INTEGER, p_in DECIMAL(28, 9), "
         "p_out DECIMAL(28, 9), p_w5 DECIMAL(28, 9), p_w1 DECIMAL(28, 9), p_read DECIMAL(28, 9), "
         "caches BOOLEAN, min_cacheable BIGINT, batch_discount DECIMAL(10, 6), overhead DOUBLE, "
         "prefill_speed DOUBLE, output_speed DOUBLE, read_prefill DOUBLE)"
     )
-    for name, p in prices.models.items():
+    for model_id, p in enumerate(prices.models.values()):
         database.run(
             "INSERT INTO prices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             parameters=[
-                name,
+                model_id,
                 p.input,
                 p.output,
                 p.cache_write_5m,
@@ -154,10 +154,15 @@ def load_prices(database: Database, prices: PriceTable) -> None:
         )
 
 
-def _load_decisions(database: Database, decisions: list[Decision]) -> None:
+def _load_decisions(database: Database, policy: CompiledPolicy, decisions: list[Decision]):
+    models = {name: i for i, name in enumerate(policy.prices.models)}
+    steps = {
+        (step, model): i
+        for i, step, model in database.rows("SELECT step_id, step, model FROM steps")
+    }
     database.run(
-        "CREATE OR REPLACE TEMP TABLE decisions (step VARCHAR, model VARCHAR, "
-        "model_after VARCHAR, trim_fraction DECIMAL(10, 6), trim_to BIGINT, cap_at BIGINT, "
+        "CREATE OR REPLACE TEMP TABLE decisions (step_id INTEGER, model_id INTEGER, "
+        "model_after_id INTEGER, trim_fraction DECIMAL(10, 6), trim_to BIGINT, cap_at BIGINT, "
         "batched BOOLEAN, cache_form VARCHAR, ttl_s DOUBLE, ttl_1h BOOLEAN, prefix_size BIGINT)"
     )
     for d in decisions:
@@ -165,57 +170,55 @@ def _load_decisions(database: Database, decisions: list[Decision]) -> None:
         database.run(
             "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             parameters=[
-                d.step.name,
-                d.step.model,
-                d.model_after,
+                steps[(d.step.name, d.step.model)],
+                models[d.step.model],
+                models[d.model_after],
                 d.trim_fraction,
                 int(d.trim_to) if d.trim_to is not None else None,
                 int(d.cap_at) if d.cap_at is not None else None,
                 d.batched,
                 cache.cache_form if cache else None,
                 float(TTLS[cache.ttl]) if cache else None,
-                cache.ttl == "1h" if cache else None,
+                cache.ttl == "1h" if cache else False,
                 int(cache.prefix_size) if cache and cache.prefix_size is not None else None,
             ],
         )
 
 
-_DECIDED = """
-SELECT c.run, c.conversation, c.order_key, c.file, c.record, c.part, c.step, c.model,
-       c.uncached, c.write_5m, c.write_1h, c.read, c.output, c.latency_s, c.started_s,
-       c.recorded_cost,
-       coalesce(d.model_after, c.model) AS model_after,
-       d.trim_fraction, d.trim_to, d.cap_at, coalesce(d.batched, false) AS batched,
-       d.cache_form, d.ttl_s, coalesce(d.ttl_1h, false) AS ttl_1h, d.prefix_size,
-       c.uncached + c.write_5m + c.write_1h + c.read AS prompt
-FROM calls c LEFT JOIN decisions d ON c.step = d.step AND c.model = d.model
-"""
-
 _SHAPED = """
-SELECT *,
+SELECT run_id, conversation_id, step_id, position, uncached, write_5m, write_1h, read, output,
+       latency_s, started_s, recorded_cost, model_id, model_after_id, batched, cache_form,
+       ttl_s, ttl_1h, prefix_size, prompt,
        CASE WHEN trim_fraction IS NOT NULL
                  THEN kept + CAST(round((prompt - kept) * (1 - trim_fraction)) AS BIGINT)
             WHEN trim_to IS NOT NULL THEN kept + least(prompt - kept, trim_to)
             ELSE prompt END AS prompt_after,
        CASE WHEN cap_at IS NOT NULL THEN least(output, cap_at) ELSE output END AS output_after
-FROM (SELECT *, CASE WHEN cache_form = 'prefix' THEN least(prompt, prefix_size) ELSE 0 END
-                AS kept FROM decided) AS with_kept
+FROM (SELECT c.*, d.model_id, d.model_after_id, d.trim_fraction, d.trim_to, d.cap_at,
+             d.batched, d.cache_form, d.ttl_s, d.ttl_1h, d.prefix_size,
+             c.uncached + c.write_5m + c.write_1h + c.read AS prompt,
+             CASE WHEN d.cache_form = 'prefix'
+                  THEN least(c.uncached + c.write_5m + c.write_1h + c.read, d.prefix_size)
+                  ELSE 0 END AS kept
+      FROM calls c JOIN decisions d ON c.step_id = d.step_id) AS decided
 """
 
-# The cache chain of a call: the previous call of its run, to its model, under its cache form.
+# The cache chain of a call: the previous call of its run, to its model, under its cache form
+# (and, for a history cache, in its conversation).  The window sees the narrow call rows only;
+# prices are joined after it.
 _CHAINED = """
 SELECT s.*, a.*,
        lag(s.prompt_after) OVER chain AS previous_prompt,
        lag(s.started_s) OVER chain AS previous_start
-FROM shaped s JOIN prices a ON a.price_model = s.model_after
-WINDOW chain AS (PARTITION BY s.run, s.model_after, s.cache_form,
-                              CASE WHEN s.cache_form = 'history' THEN s.conversation END
-                 ORDER BY s.order_key, s.file, s.record, s.part)
+FROM shaped s JOIN prices a ON a.model_id = s.model_after_id
+WINDOW chain AS (PARTITION BY s.run_id, s.model_after_id, s.cache_form,
+                              CASE WHEN s.cache_form = 'history' THEN s.conversation_id END
+                 ORDER BY s.position)
 """
 
 _UNCHAINED = """
 SELECT s.*, a.*, CAST(NULL AS BIGINT) AS previous_prompt, CAST(NULL AS DOUBLE) AS previous_start
-FROM shaped s JOIN prices a ON a.price_model = s.model_after
+FROM shaped s JOIN prices a ON a.model_id = s.model_after_id
 """
 
 # With a cache lever: the recorded caching is replaced by the lever's.
@@ -278,11 +281,11 @@ SELECT b.*,
                   + b.output_after / b.output_speed AS modelled_after,
        o.overhead + (b.uncached + b.write_5m + b.write_1h + o.read_prefill * b.read)
                     / o.prefill_speed + b.output / o.output_speed AS modelled_before
-FROM bucketed b JOIN prices o ON o.price_model = b.model
+FROM bucketed b JOIN prices o ON o.model_id = b.model_id
 """
 
 _AGGREGATED = """
-SELECT grouping(run) AS by_step, run, step, model, model_after,
+SELECT grouping(run_id) AS by_step, run_id, step_id, model_after_id,
        count(*) AS calls,
        sum(uncached_after) AS uncached, sum(write_5m_after) AS write_5m,
        sum(write_1h_after) AS write_1h, sum(read_after) AS read, sum(output_after) AS output,
@@ -295,7 +298,7 @@ FROM (SELECT *,
              CASE WHEN latency_s IS NULL THEN modelled_after
                   ELSE greatest(latency_s + modelled_after - modelled_before, 0) END AS latency
       FROM priced) AS timed
-GROUP BY GROUPING SETS ((run), (step, model, model_after))
+GROUP BY GROUPING SETS ((run_id), (step_id, model_after_id))
 """
 
 
@@ -307,17 +310,14 @@ def call_sql(recache: bool) -> str:
         if recache
         else f"bucketed AS ({_KEPT_BUCKETS})"
     )
-    return (
-        f"WITH decided AS ({_DECIDED}), shaped AS ({_SHAPED}), chained AS ({chained}), "
-        f"{bucketed}, priced AS ({_PRICED}) "
-    )
+    return f"WITH shaped AS ({_SHAPED}), chained AS ({chained}), {bucketed}, priced AS ({_PRICED}) "
 
 
 def replay(policy: CompiledPolicy, rules: list[Rule], name: str, label: str = "replaying") -> Pass:
     """Replay every call of the policy's trace under ``rules``; keep per-run sums as ``name``."""
     database: Database = policy.trace.database
     decisions = decide(policy, rules)
-    _load_decisions(database, decisions)
+    _load_decisions(database, policy, decisions)
     recache = any(r.kind == "cache" for r in rules)
     table = f"pass_{name}"
     database.run(
@@ -354,9 +354,10 @@ def _gather(database: Database, table: str, name: str, rules, decisions) -> Pass
             latency,
             batched,
         ) in database.rows(
-            "SELECT step, model, model_after, calls, uncached, write_5m, write_1h, read, output, "
-            f"cost_micro, recorded_cost, latency, batched_calls FROM {table} WHERE by_step = 1 "
-            "ORDER BY cost_micro DESC, step, model"
+            "SELECT s.step, s.model, m.model, calls, uncached, write_5m, write_1h, read, output, "
+            f"cost_micro, recorded_cost, latency, batched_calls FROM {table} p "
+            "JOIN steps s USING (step_id) JOIN models m ON m.model_id = p.model_after_id "
+            "WHERE by_step = 1 ORDER BY cost_micro DESC, s.step, s.model"
         )
     ]
     (
@@ -408,7 +409,7 @@ def run_errors(database: Database, predicted: str, recorded: str) -> RunErrors:
     """Per-run relative cost error of pass ``predicted`` against pass ``recorded``."""
     median, p95 = database.rows(
         "SELECT quantile_cont(abs(p.cost_micro - r.cost_micro) / r.cost_micro, [0.5, 0.95]) "
-        f"FROM pass_{predicted} p JOIN pass_{recorded} r ON p.run = r.run "
+        f"FROM pass_{predicted} p JOIN pass_{recorded} r ON p.run_id = r.run_id "
         "WHERE p.by_step = 0 AND r.by_step = 0 AND r.cost_micro > 0"
     )[0][0]
     return RunErrors(decimal(median), decimal(p95))
