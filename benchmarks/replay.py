@@ -10,7 +10,7 @@ Usage: python benchmarks/replay.py [--calls 10000000] [--reference-calls N] [--k
 3. Prices the same calls one at a time through the per-call reference calculator
    (``formulas.call_cost`` in a Python loop) under the full policy, and checks that its total
    equals the SQL replay's to the cent.  By default it prices every call; ``--reference-calls``
-   limits it to the first N calls of the run order and says so.
+   limits it to the first whole runs holding N calls and says so.
 """
 
 from __future__ import annotations
@@ -97,7 +97,11 @@ def run_reference(policy: Path, limit: int | None) -> tuple[Decimal, Decimal, in
     try:
         if limit is not None:
             database.run("ALTER TABLE calls RENAME TO all_calls")
-            database.run(f"CREATE VIEW calls AS SELECT * FROM all_calls WHERE position <= {limit}")
+            database.run(
+                "CREATE VIEW calls AS SELECT * FROM all_calls "
+                f"WHERE run_id <= (SELECT max(run_id) FROM (SELECT run_id FROM all_calls "
+                f"ORDER BY run_id, sequence LIMIT {limit}))"
+            )
         sql_total = replay(compiled, compiled.rules, "full").cost
         (count,) = database.rows("SELECT count(*) FROM calls")[0]
         started = time.perf_counter()
@@ -136,7 +140,11 @@ def main() -> None:
     print(f"  baseline {report['baseline']['cost']} USD -> policy {report['result']['cost']} USD")
 
     total, sql_total, count, ref_seconds = run_reference(policy, args.reference_calls)
-    scope = "all calls" if args.reference_calls is None else f"the first {count:,} calls only"
+    scope = (
+        "all calls"
+        if args.reference_calls is None
+        else f"the first {count:,} calls (whole runs) only"
+    )
     print(
         f"per-call reference (Python, formulas.call_cost), {scope}: {ref_seconds:.1f} s, "
         f"{count / ref_seconds:,.0f} calls/s for one replay"

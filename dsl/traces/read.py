@@ -3,8 +3,9 @@
 Every record of every file becomes a row of ``records`` with its file, its line (or row) and the
 first problem found in it, if any: a line that is not JSON, a field that is missing, not a whole
 number or negative, usage that fits no convention (more cached tokens than input), or a total
-that disagrees with its parts.  ``calls`` holds the good rows, keyed by integers.  Bad rows are an error
-that names the file, line and field, unless the caller skips them; either way they are counted.
+that disagrees with its parts.  ``calls`` holds the good rows, keyed by integers.  Bad rows are
+an error that names the file, line and field, unless the caller skips them; either way they are
+counted.
 
 All of it is plain SQL over DuckDB's own readers (``read_csv``, ``read_parquet`` and its JSON
 functions), run in a database that may spill to disk, so a trace larger than memory still loads.
@@ -462,11 +463,11 @@ def read_trace(
 
 
 def _compact(database: Database, prices: PriceTable) -> None:
-    """The good records as ``calls``: integer keys, token columns, one position per call.
+    """The good records as ``calls``: integer keys, token columns, each call's place in its run.
 
     Runs, conversations and steps (a step name with its recorded model) become small tables of
-    their own, so that the replay sorts, partitions and groups on integers; ``position`` numbers
-    the calls in run order once, so that every window orders by one integer.  The wide
+    their own, so that the replay sorts, partitions and groups on integers; ``sequence`` numbers
+    each run's calls in order once, so that every window orders by one integer.  The wide
     ``records`` table is dropped afterwards.
     """
     models = ", ".join(f"({i}, {quote(name)})" for i, name in enumerate(prices.models))
@@ -481,8 +482,8 @@ def _compact(database: Database, prices: PriceTable) -> None:
         "AS INTEGER) AS step_id, step, model, model_id "
         "FROM (SELECT DISTINCT step, model FROM good) AS distinct_steps JOIN models USING (model)",
         "CREATE OR REPLACE TABLE calls AS SELECT r.run_id, v.conversation_id, s.step_id, "
-        "row_number() OVER (ORDER BY r.run_id, g.order_key, g.file, g.record, g.part) "
-        "AS position, g.uncached, g.write_5m, g.write_1h, g.read, g.output, g.latency_s, "
+        "CAST(row_number() OVER (PARTITION BY r.run_id ORDER BY g.order_key, g.file, g.record, "
+        "g.part) AS INTEGER) AS sequence, g.uncached, g.write_5m, g.write_1h, g.read, g.output, g.latency_s, "
         "g.started_s, g.recorded_cost "
         "FROM good g JOIN runs r USING (run) JOIN conversations v USING (conversation) "
         "JOIN steps s USING (step, model)",

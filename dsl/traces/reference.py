@@ -26,7 +26,7 @@ COLUMNS = (
 def calls_in_order(policy: CompiledPolicy, batch: int = 100_000) -> Iterable[tuple]:
     """The trace's good calls, in run order, fetched in batches."""
     cursor = policy.trace.database.connection.execute(
-        f"SELECT {COLUMNS} FROM calls c JOIN steps s USING (step_id) ORDER BY c.position"
+        f"SELECT {COLUMNS} FROM calls c JOIN steps s USING (step_id) ORDER BY c.run_id, c.sequence"
     )
     while rows := cursor.fetchmany(batch):
         yield from rows

@@ -4,22 +4,24 @@ The levers are decided once per step of the derived step table (a few dozen rows
 with the same selectors the pipeline engine uses) and joined to the calls as a small table;
 everything per call is one SQL statement:
 
-1. ``decided``  — each call with its step's decision: model after routing, trim, cap, batch,
-   and cache form;
-2. ``shaped``   — the prompt after trimming (beyond a stated prefix) and the output after capping;
-3. ``chained``  — for a cache lever, the previous call of the same run to the same model in the
+1. ``shaped``   — each call joined to its step's decision (model after routing, trim, cap,
+   batch, cache form), with the prompt after trimming (beyond a stated prefix) and the output
+   after capping;
+2. ``chained``  — for a cache lever, the previous call of the same run to the same model in the
    same cache chain (for ``cache history``, in the same conversation), by a window ``lag`` over
    the run's calls in order;
-4. ``bucketed`` — disjoint buckets: a history cache reads what the previous call sent (when it
+3. ``bucketed`` — disjoint buckets: a history cache reads what the previous call sent (when it
    was long enough to cache and, where timestamps exist, within the TTL) and writes the rest; a
    prefix cache writes the prefix on a chain's first call and reads it after; without a cache
    lever the recorded split is kept (scaled down by a trim);
-5. cost per call in exact decimals (micro-dollars), latency per call from the model table's
+4. ``priced``   — cost per call in exact decimals (micro-dollars), latency per call from the model table's
    formula (or the recorded latency moved by the formula's change), and sums ``GROUPING SETS``
    per run and per step.
 
-The statements are plain SQL (window functions, joins, grouping sets), no DuckDB-only feature
-past the readers, so the same replay can run on a distributed engine.
+Runs, conversations, steps and models are integer keys (see ``read._compact``), and every
+window orders by one integer, the call's place in its run.  The statements are plain SQL
+(window functions, joins, grouping sets), no DuckDB-only feature past the readers, so the same
+replay can run on a distributed engine.
 """
 
 from __future__ import annotations
@@ -186,9 +188,11 @@ def _load_decisions(database: Database, policy: CompiledPolicy, decisions: list[
 
 
 _SHAPED = """
-SELECT run_id, conversation_id, step_id, position, uncached, write_5m, write_1h, read, output,
+SELECT run_id, conversation_id, step_id, sequence, uncached, write_5m, write_1h, read, output,
        latency_s, started_s, recorded_cost, model_id, model_after_id, batched, cache_form,
        ttl_s, ttl_1h, prefix_size, prompt,
+       CASE WHEN cache_form = 'history' THEN conversation_id
+            WHEN cache_form = 'prefix' THEN -1 ELSE -2 END AS chain,
        CASE WHEN trim_fraction IS NOT NULL
                  THEN kept + CAST(round((prompt - kept) * (1 - trim_fraction)) AS BIGINT)
             WHEN trim_to IS NOT NULL THEN kept + least(prompt - kept, trim_to)
@@ -204,16 +208,15 @@ FROM (SELECT c.*, d.model_id, d.model_after_id, d.trim_fraction, d.trim_to, d.ca
 """
 
 # The cache chain of a call: the previous call of its run, to its model, under its cache form
-# (and, for a history cache, in its conversation).  The window sees the narrow call rows only;
+# (for a history cache, in its conversation: ``chain`` is the conversation, -1 for a prefix
+# cache, -2 for none).  The window sees the narrow call rows only;
 # prices are joined after it.
 _CHAINED = """
 SELECT s.*, a.*,
        lag(s.prompt_after) OVER chain AS previous_prompt,
        lag(s.started_s) OVER chain AS previous_start
 FROM shaped s JOIN prices a ON a.model_id = s.model_after_id
-WINDOW chain AS (PARTITION BY s.run_id, s.model_after_id, s.cache_form,
-                              CASE WHEN s.cache_form = 'history' THEN s.conversation_id END
-                 ORDER BY s.position)
+WINDOW chain AS (PARTITION BY s.run_id, s.model_after_id, s.chain ORDER BY s.sequence)
 """
 
 _UNCHAINED = """
