@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -529,3 +530,27 @@ def test_cache_history_needs_a_trace_and_a_sized_prefix_works_on_a_pipeline(cli,
     sized.write_text(lab.replace("cache prefix", "cache prefix 1200 tokens"))
     report = evaluate(cli, sized)
     assert Decimal(report["levers"][0]["cost_total_after"]) == Decimal("451.20")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_replay_shows_its_progress_on_a_terminal_and_clears_it(monkeypatch, tmp_path):
+    from agentpolicy.cli import run
+    from agentpolicy.traces import progress
+
+    monkeypatch.setattr(progress, "POLL_SECONDS", 0.001)
+    out, err = io.StringIO(), _Terminal()
+    code = run(["eval", str(POLICIES / "moatless.policy"), "--format", "json"], out=out, err=err)
+    assert code == 0
+    shown = err.getvalue()
+    assert "\rreading the trace:" in shown and "\rreplaying " in shown
+    assert shown.endswith("\r")  # the line is blanked once the report is ready
+    assert json.loads(out.getvalue())["schema"] == "agentpolicy.trace-eval/1"
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(cli):
+    result = cli("eval", POLICIES / "moatless.policy")
+    assert "replaying" not in result.err and "%" not in result.err

@@ -16,7 +16,9 @@ from typing import IO
 POLL_SECONDS = 0.5
 
 
-def watch(connection, sql: str, parameters: list, label: str, report: Callable[[str, float], None]):
+def watch(
+    connection, sql: str, parameters: list, label: str, report: Callable[[str, float | None], None]
+):
     """Execute ``sql`` and return its cursor, reporting progress under ``label``."""
     outcome: dict[str, object] = {}
 
@@ -32,8 +34,8 @@ def watch(connection, sql: str, parameters: list, label: str, report: Callable[[
         worker.join(POLL_SECONDS)
         if worker.is_alive():
             fraction = connection.query_progress()
-            if fraction is not None and fraction >= 0:
-                report(label, fraction / 100)
+            known = fraction is not None and fraction >= 0
+            report(label, fraction / 100 if known else None)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["cursor"]
@@ -46,15 +48,21 @@ class TerminalProgress:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self.shown = False
+        self.width = 0
 
-    def __call__(self, label: str, fraction: float) -> None:
+    def __call__(self, label: str, fraction: float | None) -> None:
         elapsed = time.monotonic() - self.started
-        text = f"\r{label or 'replaying'}: {min(fraction, 1.0):6.1%}  ({elapsed:.0f} s)"
-        self.stream.write(text.ljust(60))
+        done = f"{min(fraction, 1.0):6.1%}" if fraction is not None else "…"
+        label = label or "replaying"
+        if len(label) > 56:
+            label = label[:55] + "…"
+        text = f"\r{label}: {done}  ({elapsed:.0f} s)"
+        self.width = max(self.width, len(text))
+        self.stream.write(text.ljust(self.width))
         self.stream.flush()
         self.shown = True
 
     def done(self) -> None:
         if self.shown:
-            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()

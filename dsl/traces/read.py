@@ -78,6 +78,9 @@ class Database:
         self.connection = duckdb.connect(":memory:")
         self.connection.execute(f"SET memory_limit = '{memory_limit}'")
         self.connection.execute(f"SET temp_directory = '{_sql_text(self.temp)}'")
+        # Progress is measured for ``query_progress`` but never printed by DuckDB itself.
+        self.connection.execute("SET enable_progress_bar = true")
+        self.connection.execute("SET enable_progress_bar_print = false")
         self.progress: Callable[[str, float], None] | None = None
 
     def run(self, sql: str, label: str = "", parameters: list | None = None):
@@ -483,8 +486,8 @@ def _compact(database: Database, prices: PriceTable) -> None:
         "FROM (SELECT DISTINCT step, model FROM good) AS distinct_steps JOIN models USING (model)",
         "CREATE OR REPLACE TABLE calls AS SELECT r.run_id, v.conversation_id, s.step_id, "
         "CAST(row_number() OVER (PARTITION BY r.run_id ORDER BY g.order_key, g.file, g.record, "
-        "g.part) AS INTEGER) AS sequence, g.uncached, g.write_5m, g.write_1h, g.read, g.output, g.latency_s, "
-        "g.started_s, g.recorded_cost "
+        "g.part) AS INTEGER) AS sequence, g.uncached, g.write_5m, g.write_1h, g.read, g.output, "
+        "g.latency_s, g.started_s, g.recorded_cost "
         "FROM good g JOIN runs r USING (run) JOIN conversations v USING (conversation) "
         "JOIN steps s USING (step, model)",
         "DROP VIEW good",

@@ -14,9 +14,9 @@ everything per call is one SQL statement:
    was long enough to cache and, where timestamps exist, within the TTL) and writes the rest; a
    prefix cache writes the prefix on a chain's first call and reads it after; without a cache
    lever the recorded split is kept (scaled down by a trim);
-4. ``priced``   — cost per call in exact decimals (micro-dollars), latency per call from the model table's
-   formula (or the recorded latency moved by the formula's change), and sums ``GROUPING SETS``
-   per run and per step.
+4. ``priced``   — cost per call in exact decimals (micro-dollars), latency per call from the
+   model table's formula (or the recorded latency moved by the formula's change), and sums
+   by ``GROUPING SETS`` per run and per step.
 
 Runs, conversations, steps and models are integer keys (see ``read._compact``), and every
 window orders by one integer, the call's place in its run.  The statements are plain SQL
@@ -316,8 +316,18 @@ def call_sql(recache: bool) -> str:
     return f"WITH shaped AS ({_SHAPED}), chained AS ({chained}), {bucketed}, priced AS ({_PRICED}) "
 
 
-def replay(policy: CompiledPolicy, rules: list[Rule], name: str, label: str = "replaying") -> Pass:
-    """Replay every call of the policy's trace under ``rules``; keep per-run sums as ``name``."""
+def replay(
+    policy: CompiledPolicy,
+    rules: list[Rule],
+    name: str,
+    label: str = "replaying",
+    *,
+    keep: bool = True,
+) -> Pass:
+    """Replay every call of the policy's trace under ``rules``.
+
+    The per-run sums stay in table ``pass_<name>`` for comparisons, unless ``keep`` is false.
+    """
     database: Database = policy.trace.database
     decisions = decide(policy, rules)
     _load_decisions(database, policy, decisions)
@@ -326,7 +336,10 @@ def replay(policy: CompiledPolicy, rules: list[Rule], name: str, label: str = "r
     database.run(
         f"CREATE OR REPLACE TEMP TABLE {table} AS {call_sql(recache)} {_AGGREGATED}", label
     )
-    return _gather(database, table, name, rules, decisions)
+    gathered = _gather(database, table, name, rules, decisions)
+    if not keep:
+        database.run(f"DROP TABLE {table}")
+    return gathered
 
 
 def _gather(database: Database, table: str, name: str, rules, decisions) -> Pass:

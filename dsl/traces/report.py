@@ -88,6 +88,7 @@ def build(policy: CompiledPolicy) -> TraceReport:
                 policy.rules[: i + 1],
                 f"lever_{i + 1}",
                 f"replaying {i + 2}/{count + 1}: {rule.text}",
+                keep=i == count - 1,
             ),
         )
         for i, rule in enumerate(policy.rules)
