@@ -133,6 +133,18 @@ def _money(value: Decimal | None) -> str:
     return "—" if value is None else usd(value, places=2)
 
 
+def _change(before: Decimal, after: Decimal, kind: str = "money") -> str:
+    """A signed change and its percentage; money to the cent, or to 1/100 cent below a dollar."""
+    if kind != "money":
+        return change(before, after, kind)
+    delta = after - before
+    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    amount = usd(abs(delta), places=2 if abs(delta) >= 1 else 4)
+    if before == 0:
+        return f"{sign}{amount}"
+    return f"{sign}{amount} ({sign}{abs(delta) / abs(before) * 100:.1f} %)"
+
+
 def _per_run(value: Decimal) -> str:
     return usd(value, places=4)
 
@@ -164,7 +176,7 @@ def _total_rows(report: TraceReport) -> list[tuple[str, str, str, str, str]]:
             _money(recorded),
             _money(base.cost),
             _money(result.cost),
-            change(base.cost, result.cost, "money"),
+            _change(base.cost, result.cost),
         )
     ]
     if report.policy.runs != trace.runs:
@@ -174,7 +186,7 @@ def _total_rows(report: TraceReport) -> list[tuple[str, str, str, str, str]]:
                 _money(per_run_recorded * report.policy.runs) if recorded is not None else "—",
                 _money(report.scaled(base)),
                 _money(report.scaled(result)),
-                change(report.scaled(base), report.scaled(result), "money"),
+                _change(report.scaled(base), report.scaled(result)),
             )
         )
     for label, pick in (("mean", "mean"), ("median", "median"), ("p95", "p95")):
@@ -185,7 +197,7 @@ def _total_rows(report: TraceReport) -> list[tuple[str, str, str, str, str]]:
                 _per_run(per_run_recorded) if label == "mean" and recorded is not None else "",
                 _per_run(before),
                 _per_run(after),
-                change(before, after, "money"),
+                _change(before, after),
             )
         )
     for label, pick in (("mean", "mean"), ("median", "median"), ("p95", "p95")):
@@ -218,12 +230,22 @@ def _total_rows(report: TraceReport) -> list[tuple[str, str, str, str, str]]:
             "",
         )
     )
-    rows.append(("output tokens", "", f"{base.tokens.output:,}", f"{result.tokens.output:,}", ""))
+    rows.append(("output tokens", "", _count(base.tokens.output), _count(result.tokens.output), ""))
     return rows
 
 
 def _input_tokens(tokens: Buckets) -> str:
-    return f"{tokens.uncached:,} / {tokens.write_5m + tokens.write_1h:,} / {tokens.read:,}"
+    written = tokens.write_5m + tokens.write_1h
+    return f"{_count(tokens.uncached)} / {_count(written)} / {_count(tokens.read)}"
+
+
+def _count(tokens: Decimal) -> str:
+    """A token count as a person scans it: exact below 10,000, else in thousands or millions."""
+    if tokens < 10_000:
+        return f"{tokens:,}"
+    if tokens < 1_000_000:
+        return f"{tokens / 1000:,.1f}k"
+    return f"{tokens / 1_000_000:,.2f}M"
 
 
 def _lever_rows(report: TraceReport) -> list[tuple[str, ...]]:
@@ -248,7 +270,7 @@ def _lever_rows(report: TraceReport) -> list[tuple[str, ...]]:
                 str(rule.line),
                 rule.text,
                 _money(after.cost),
-                change(previous.cost, after.cost, "money"),
+                _change(previous.cost, after.cost),
                 _per_run(after.cost_per_run.median),
                 _per_run(after.cost_per_run.p95),
                 seconds(after.latency_per_run.median),
@@ -259,26 +281,31 @@ def _lever_rows(report: TraceReport) -> list[tuple[str, ...]]:
 
 
 def _step_rows(report: TraceReport) -> list[tuple[str, ...]]:
+    """One row per step name, its recorded models together, most expensive after first.
+
+    A step the trace recorded under several models (the same model through two routes, say)
+    is one row here; the JSON document keeps a row per step and recorded model.
+    """
     rules = {(d.step.name, d.step.model): d.rules for d in report.result.decisions}
-    rows = []
+    names: dict[str, list] = {}
     for after in report.result.steps:
-        before = report.baseline.step(after.step, after.model)
-        model = (
-            after.model
-            if after.model == after.model_after
-            else f"{after.model} → {after.model_after}"
-        )
-        touched = rules.get((after.step, after.model), ())
+        names.setdefault(after.step, []).append(after)
+    rows = []
+    for name, parts in sorted(names.items(), key=lambda item: -sum(p.cost for p in item[1])):
+        before = [report.baseline.step(p.step, p.model) for p in parts]
+        touched = {r for p in parts for r in rules.get((p.step, p.model), ())}
+        recorded = [p.recorded_cost for p in parts if p.recorded_cost is not None]
         rows.append(
             (
-                after.step,
-                model,
-                f"{after.calls:,}",
-                _input_tokens(after.tokens),
-                f"{after.tokens.output:,}",
-                f"{_money(before.cost)} → {_money(after.cost)}",
-                _money(after.recorded_cost),
-                " ".join(f"{r.kind}:{r.line}" for r in touched) or "untouched",
+                name,
+                _models(parts),
+                f"{sum(p.calls for p in parts):,}",
+                _input_tokens(_sum(p.tokens for p in parts)),
+                _count(sum(p.tokens.output for p in parts)),
+                f"{_money(sum(b.cost for b in before))} → {_money(sum(p.cost for p in parts))}",
+                _money(sum(recorded)) if recorded else "—",
+                " ".join(f"{r.kind}:{r.line}" for r in sorted(touched, key=lambda r: r.index))
+                or "untouched",
             )
         )
     base, result = report.baseline, report.result
@@ -288,13 +315,30 @@ def _step_rows(report: TraceReport) -> list[tuple[str, ...]]:
             "",
             f"{result.calls:,}",
             _input_tokens(result.tokens),
-            f"{result.tokens.output:,}",
+            _count(result.tokens.output),
             f"{_money(base.cost)} → {_money(result.cost)}",
             _money(base.recorded_cost),
             "",
         )
     )
     return rows
+
+
+def _models(parts) -> str:
+    """The recorded model (or how many), and where routing sent the calls."""
+    before = sorted({p.model for p in parts})
+    after = sorted({p.model_after for p in parts})
+    shown = before[0] if len(before) == 1 else f"{len(before)} models"
+    if after != before:
+        shown += " → " + (after[0] if len(after) == 1 else f"{len(after)} models")
+    return shown
+
+
+def _sum(buckets) -> Buckets:
+    total = Buckets()
+    for tokens in buckets:
+        total = total + tokens
+    return total
 
 
 def _check_rows(check: CacheCheck) -> list[tuple[str, str, str, str]]:
@@ -346,9 +390,10 @@ def _notes(report: TraceReport) -> list[str]:
     else:
         notes.append("latency: recorded per call; a lever moves it by the formula's change")
     if report.baseline.recorded_cost is not None:
+        same = "recorded" not in _step_table(report)[1]
         notes.append(
             "recorded: the cost the log itself states; baseline: the recorded tokens repriced "
-            "with the price table"
+            "with the price table" + ("; the two agree on every step" if same else "")
         )
     if any(r.kind == "cache" for r in report.policy.rules) and trace.recorded_cache:
         notes.append(
@@ -402,9 +447,9 @@ _STEP_HEADERS = (
     "step",
     "model",
     "calls",
-    "input: uncached / write / read",
+    "input: uncached/write/read",
     "output",
-    "cost before → after",
+    "cost: before → after",
     "recorded",
     "rules",
 )
@@ -414,11 +459,37 @@ _CHECK_HEADERS = ("", "billed (recorded)", "predicted", "error")
 _WRAPPING = ("model", "statement", "rules")
 
 
+def _step_table(report: TraceReport) -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
+    """The step table's title, headers and rows, without the columns that would say nothing.
+
+    The ``recorded`` column is shown where the log's cost differs from the baseline on some
+    step; the ``model`` column where the steps do not all use one model (named in the title).
+    """
+    rows = _step_rows(report)
+    title, dropped = "Steps, all runs", set()
+    recorded, model = _STEP_HEADERS.index("recorded"), _STEP_HEADERS.index("model")
+    if all(row[recorded] in ("—", row[recorded - 1].split(" → ")[0]) for row in rows):
+        dropped.add(recorded)
+    models = {row[model] for row in rows[:-1]}
+    if len(models) == 1:
+        title += f", every call to {models.pop()}"
+        dropped.add(model)
+    keep = [i for i in range(len(_STEP_HEADERS)) if i not in dropped]
+    return title, tuple(_STEP_HEADERS[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
+
+
 def _table(title: str, headers, rows, left=("", "step", "model", "statement", "rules")) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False)
     for header in headers:
         justify = "left" if header in left else "right"
-        table.add_column(header, justify=justify, no_wrap=header not in _WRAPPING)
+        wraps = header in _WRAPPING
+        table.add_column(
+            header,
+            justify=justify,
+            no_wrap=not wraps,
+            overflow="fold" if wraps else "ellipsis",
+            min_width=10 if wraps else None,
+        )
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     return table
@@ -432,7 +503,7 @@ def _rich(report: TraceReport):
     if report.levers:
         yield _table("Levers, cumulative in policy order", _LEVER_HEADERS, _lever_rows(report))
         yield Text()
-    yield _table("Steps, all runs", _STEP_HEADERS, _step_rows(report))
+    yield _table(*_step_table(report))
     if report.check is not None:
         yield Text()
         yield _table(
@@ -457,8 +528,9 @@ def to_markdown(report: TraceReport) -> str:
     if report.levers:
         out += ["", "**Levers, cumulative in policy order**", ""]
         out += _md_table(_LEVER_HEADERS, _lever_rows(report))
-    out += ["", "**Steps, all runs**", ""]
-    out += _md_table(_STEP_HEADERS, _step_rows(report))
+    title, headers, rows = _step_table(report)
+    out += ["", f"**{_md(title)}**", ""]
+    out += _md_table(headers, rows)
     if report.check is not None:
         out += ["", "**The cache lever alone against the caching the provider billed**", ""]
         out += _md_table(_CHECK_HEADERS, _check_rows(report.check))
