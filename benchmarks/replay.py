@@ -71,11 +71,21 @@ def write_policy(folder: Path, parquet: Path) -> Path:
     return folder / "big.policy"
 
 
-def run_eval(policy: Path) -> tuple[dict, float, int]:
+def run_eval(policy: Path, memory_limit: str) -> tuple[dict, float, int]:
     """``agentpolicy eval`` in a child process: its JSON report, wall seconds and peak RSS."""
     started = time.perf_counter()
     child = subprocess.run(
-        [sys.executable, "-m", "agentpolicy", "eval", str(policy), "--format", "json"],
+        [
+            sys.executable,
+            "-m",
+            "agentpolicy",
+            "eval",
+            str(policy),
+            "--format",
+            "json",
+            "--memory-limit",
+            memory_limit,
+        ],
         capture_output=True,
         text=True,
     )
@@ -86,13 +96,16 @@ def run_eval(policy: Path) -> tuple[dict, float, int]:
     return json.loads(child.stdout), seconds, peak
 
 
-def run_reference(policy: Path, limit: int | None) -> tuple[Decimal, Decimal, int, float]:
+def run_reference(
+    policy: Path, limit: int | None, memory_limit: str
+) -> tuple[Decimal, Decimal, int, float]:
     """The per-call reference total and the SQL total over the same calls, and the loop's time."""
     from agentpolicy.compiler import compile_file
     from agentpolicy.traces.reference import calls_in_order, reference_cost
+    from agentpolicy.traces.policy import TraceOptions
     from agentpolicy.traces.replay import replay
 
-    compiled = compile_file(policy)
+    compiled = compile_file(policy, trace_options=TraceOptions(memory_limit=memory_limit))
     database = compiled.trace.database
     try:
         if limit is not None:
@@ -117,6 +130,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--reference-calls", type=int, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="build the trace in this folder")
+    parser.add_argument("--memory-limit", default="2GB", help="eval's --memory-limit")
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="agentpolicy-bench-"))
@@ -125,12 +139,15 @@ def main() -> None:
     parquet, calls, runs = build_trace(folder, args.calls)
     size = parquet.stat().st_size
     print(
+        f"load average before the run: {os.getloadavg()[0]:.2f}; memory limit {args.memory_limit}"
+    )
+    print(
         f"trace: {calls:,} calls in {runs:,} runs, Parquet {size / 2**20:,.0f} MiB, "
         f"built in {time.perf_counter() - started:.1f} s ({os.cpu_count()} cores)"
     )
     policy = write_policy(folder, parquet)
 
-    report, seconds, peak = run_eval(policy)
+    report, seconds, peak = run_eval(policy, args.memory_limit)
     passes = len(report["levers"]) + 1
     print(
         f"eval (SQL, DuckDB): {seconds:.1f} s wall for {passes} replays of every call "
@@ -139,7 +156,9 @@ def main() -> None:
     )
     print(f"  baseline {report['baseline']['cost']} USD -> policy {report['result']['cost']} USD")
 
-    total, sql_total, count, ref_seconds = run_reference(policy, args.reference_calls)
+    total, sql_total, count, ref_seconds = run_reference(
+        policy, args.reference_calls, args.memory_limit
+    )
     scope = (
         "all calls"
         if args.reference_calls is None

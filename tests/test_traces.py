@@ -554,3 +554,8 @@ def test_a_replay_shows_its_progress_on_a_terminal_and_clears_it(monkeypatch, tm
 def test_no_progress_when_stderr_is_not_a_terminal(cli):
     result = cli("eval", POLICIES / "moatless.policy")
     assert "replaying" not in result.err and "%" not in result.err
+
+
+def test_a_memory_limit_that_is_not_a_size_is_a_usage_error(cli):
+    result = cli("eval", POLICIES / "moatless.policy", "--memory-limit", "lots")
+    assert result.code == 2 and "not a size" in result.err

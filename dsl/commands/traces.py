@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import click
 
@@ -29,6 +30,7 @@ def with_trace_options(command):
         "--memory-limit",
         default="2GB",
         show_default=True,
+        callback=_memory,
         help="Memory the trace replay may use before it spills to a temporary directory.",
     )
     @functools.wraps(command)
@@ -36,6 +38,13 @@ def with_trace_options(command):
         return command(*args, **kwargs)
 
     return wrapped
+
+
+def _memory(context, parameter, value: str) -> str:
+    """A size such as ``2GB``, ``500MB`` or ``1.5GiB``."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip()):
+        raise click.BadParameter(f"'{value}' is not a size such as 2GB or 500MB")
+    return value.strip()
 
 
 def trace_options(streams: Streams, *, skip_bad: bool, memory_limit: str):
