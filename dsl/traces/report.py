@@ -334,6 +334,11 @@ def _models(parts) -> str:
     return shown
 
 
+def _model_cell(shown: str) -> str:
+    """In a terminal table, the model a step is routed to goes on a line of its own."""
+    return shown.replace(" → ", "\n→ ")
+
+
 def _sum(buckets) -> Buckets:
     total = Buckets()
     for tokens in buckets:
@@ -447,7 +452,7 @@ _STEP_HEADERS = (
     "step",
     "model",
     "calls",
-    "input: uncached/write/read",
+    "input uncached/write/read",
     "output",
     "cost: before → after",
     "recorded",
@@ -478,6 +483,26 @@ def _step_table(report: TraceReport) -> tuple[str, tuple[str, ...], list[tuple[s
     return title, tuple(_STEP_HEADERS[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
 
 
+def _cell(header: str, text: str) -> str:
+    """In a terminal table, a routed model and each rule of a step get a line of their own."""
+    if header == "model":
+        return _model_cell(text)
+    if header == "rules":
+        return text.replace(" ", "\n")
+    return text
+
+
+def _min_width(header: str, rows) -> int:
+    """Model names are not broken: the model column is as wide as its longest name."""
+    if header == "rules":
+        return 9
+    if header != "model" or not rows:
+        return 10
+    column = list(_STEP_HEADERS).index("model")
+    names = [line for row in rows for line in _model_cell(row[column]).splitlines()]
+    return min(40, max(len(name) for name in names))
+
+
 def _table(title: str, headers, rows, left=("", "step", "model", "statement", "rules")) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False)
     for header in headers:
@@ -488,10 +513,11 @@ def _table(title: str, headers, rows, left=("", "step", "model", "statement", "r
             justify=justify,
             no_wrap=not wraps,
             overflow="fold" if wraps else "ellipsis",
-            min_width=10 if wraps else None,
+            min_width=_min_width(header, rows) if wraps else None,
         )
     for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
+        cells = (_cell(h, c) for h, c in zip(headers, row, strict=True))
+        table.add_row(*(escape(cell) for cell in cells))
     return table
 
 
