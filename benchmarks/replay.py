@@ -7,9 +7,9 @@ Usage: python benchmarks/replay.py [--calls 10000000] [--reference-calls N] [--k
 2. Runs ``agentpolicy eval`` on ``policies/moatless.policy`` pointed at it, in a child process,
    and reports wall time, calls per second and the child's peak memory.  ``eval`` replays every
    call once per pass: as recorded, then after each of the policy's levers.
-3. Prices the same calls one at a time through the per-call reference calculator
-   (``formulas.call_cost`` in a Python loop) under the full policy, and checks that its total
-   equals the SQL replay's to the cent.  By default it prices every call; ``--reference-calls``
+3. Loads the trace in this process, replays the full policy once in SQL, and prices the same
+   calls one at a time through the per-call reference calculator (``formulas.call_cost`` in a
+   Python loop), timing both, and checks that the totals are equal to the cent.  By default it prices every call; ``--reference-calls``
    limits it to the first whole runs holding N calls and says so.
 """
 
@@ -98,11 +98,11 @@ def run_eval(policy: Path, memory_limit: str) -> tuple[dict, float, int]:
 
 def run_reference(
     policy: Path, limit: int | None, memory_limit: str
-) -> tuple[Decimal, Decimal, int, float]:
-    """The per-call reference total and the SQL total over the same calls, and the loop's time."""
+) -> tuple[Decimal, Decimal, int, float, float]:
+    """The per-call reference total and the SQL total over the same calls, and both times."""
     from agentpolicy.compiler import compile_file
-    from agentpolicy.traces.reference import calls_in_order, reference_cost
     from agentpolicy.traces.policy import TraceOptions
+    from agentpolicy.traces.reference import calls_in_order, reference_cost
     from agentpolicy.traces.replay import replay
 
     compiled = compile_file(policy, trace_options=TraceOptions(memory_limit=memory_limit))
@@ -115,14 +115,16 @@ def run_reference(
                 f"WHERE run_id <= (SELECT max(run_id) FROM (SELECT run_id FROM all_calls "
                 f"ORDER BY run_id, sequence LIMIT {limit}))"
             )
+        started = time.perf_counter()
         sql_total = replay(compiled, compiled.rules, "full").cost
+        sql_seconds = time.perf_counter() - started
         (count,) = database.rows("SELECT count(*) FROM calls")[0]
         started = time.perf_counter()
         total = reference_cost(compiled, compiled.rules, calls_in_order(compiled))
         seconds = time.perf_counter() - started
     finally:
         database.close()
-    return total, sql_total, count, seconds
+    return total, sql_total, count, seconds, sql_seconds
 
 
 def main() -> None:
@@ -156,7 +158,7 @@ def main() -> None:
     )
     print(f"  baseline {report['baseline']['cost']} USD -> policy {report['result']['cost']} USD")
 
-    total, sql_total, count, ref_seconds = run_reference(
+    total, sql_total, count, ref_seconds, sql_seconds = run_reference(
         policy, args.reference_calls, args.memory_limit
     )
     scope = (
@@ -165,8 +167,10 @@ def main() -> None:
         else f"the first {count:,} calls (whole runs) only"
     )
     print(
-        f"per-call reference (Python, formulas.call_cost), {scope}: {ref_seconds:.1f} s, "
-        f"{count / ref_seconds:,.0f} calls/s for one replay"
+        f"one replay of the full policy over the loaded calls, {scope}: "
+        f"SQL {sql_seconds:.1f} s ({count / sql_seconds:,.0f} calls/s); "
+        f"per-call reference (Python, formulas.call_cost) {ref_seconds:.1f} s "
+        f"({count / ref_seconds:,.0f} calls/s)"
     )
     same = total.quantize(Decimal("0.01")) == sql_total.quantize(Decimal("0.01"))
     print(
