@@ -47,6 +47,8 @@ class Rule:
     effect: tuple | None = None  # the same, as evals are matched on: ``("by", Decimal("0.4"))``
     warm: bool = False
     source: Source | None = None  # the file the rule is written in
+    cache_form: str | None = None  # "prefix" or "history", for cache rules
+    prefix_size: Decimal | None = None  # a prefix size the policy states, in tokens
 
     @property
     def text(self) -> str:
@@ -91,6 +93,7 @@ class CompiledPolicy:
     statements: list[nodes.Statement] = field(default_factory=list)  # as merged, in order
     headers: dict[str, nodes.Header] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)  # every file's text, by path
+    trace: object | None = None  # a loaded trace (traces.read.Trace) when the policy names one
 
     def source_of(self, statement: nodes.Statement) -> Source:
         """The text of the file a statement is written in."""
@@ -113,18 +116,27 @@ class CompiledPolicy:
         return os.path.relpath(statement.origin, Path(self.source.path).parent)
 
 
-def compile_file(path: str | Path) -> CompiledPolicy:
-    """Parse and compile the policy at ``path``, with the bases it extends."""
+def compile_file(path: str | Path, *, trace_options=None) -> CompiledPolicy:
+    """Parse and compile the policy at ``path``, with the bases it extends.
+
+    ``trace_options`` say how to read a trace, for a policy that names one.
+    """
     from .variants import resolve
 
     variant = resolve(path)
-    compiled = compile_policy(variant.policy, variant.source, sources=variant.sources)
+    compiled = compile_policy(
+        variant.policy, variant.source, sources=variant.sources, trace_options=trace_options
+    )
     compiled.bases = variant.bases
     return compiled
 
 
 def compile_policy(
-    policy: nodes.Policy, source: Source, *, sources: dict[str, Source] | None = None
+    policy: nodes.Policy,
+    source: Source,
+    *,
+    sources: dict[str, Source] | None = None,
+    trace_options=None,
 ) -> CompiledPolicy:
     """Check a parsed policy against its pipeline, prices and evals and compile its levers.
 
@@ -134,6 +146,10 @@ def compile_policy(
     sources = sources or {}
     where = lambda statement: sources.get(statement.origin, source)  # noqa: E731
     headers = _headers(policy, source, where)
+    if "trace" in headers:
+        from .traces.policy import compile_trace_policy
+
+        return compile_trace_policy(policy, source, headers, trace_options, where)
     files = {
         k: os.path.normpath(Path(where(headers[k]).path).parent / headers[k].value.text)
         for k in ("pipeline", "prices", "evals")
@@ -185,18 +201,26 @@ def compile_policy(
     return compiled
 
 
-def _unsupported(policy: nodes.Policy, where) -> list[Diagnostic]:
-    """Statements the language reserves but this version does not evaluate yet."""
+def _unsupported(policy: nodes.Policy, where, *, trace: bool = False) -> list[Diagnostic]:
+    """Statements this version does not evaluate on a pipeline, or on a trace."""
     found = []
     for statement in policy.statements:
         match statement:
-            case nodes.CacheHistory():
-                found.append(statement)
-            case nodes.CachePrefix(size=size) if size is not None:
-                found.append(statement)
+            case nodes.Traffic() | nodes.CachePrefix(warm=True) if trace:
+                hint = "a trace records when its runs arrived and which calls ran together"
+                found.append((statement, hint))
+            case nodes.CacheHistory() if not trace:
+                hint = "cache history replays recorded calls: name a trace instead of a pipeline"
+                found.append((statement, hint))
     return [
-        _at(where(s), "E104", f"'{s.text}' is not supported by this version of agentpolicy", s.span)
-        for s in found
+        _at(
+            where(s),
+            "E104",
+            f"'{s.text}' is not supported on a {'trace' if trace else 'pipeline'}",
+            s.span,
+            hint=hint,
+        )
+        for s, hint in found
     ]
 
 
@@ -221,10 +245,23 @@ def _headers(policy: nodes.Policy, source: Source, where) -> dict[str, nodes.Hea
         runs = found["runs"]
         message = "runs is a whole number from 1 to 10^12"
         errors.append(_at(where(runs), "E202", message, runs.value_span))
+    if "pipeline" in found and "trace" in found:
+        trace = found["trace"]
+        errors.append(
+            _at(
+                where(trace),
+                "E600",
+                "a policy is evaluated against a pipeline or a trace, not both",
+                trace.span,
+                hint=f"remove the 'pipeline' line (line {found['pipeline'].span.line}) or this one",
+            )
+        )
     for keyword, example in (
-        ("pipeline", 'pipeline "pipeline.toml"'),
+        ("pipeline", 'pipeline "pipeline.toml" (or trace "calls.mapping.toml")'),
         ("prices", 'prices "models.toml"'),
     ):
+        if keyword == "pipeline" and "trace" in found:
+            continue
         if keyword not in found:
             errors.append(
                 source.diagnostic(
@@ -401,8 +438,6 @@ def _check_pipeline_models(pipeline: Pipeline, prices: PriceTable, path: str) ->
 def _compile_rules(policy, pipeline, prices, where, errors) -> list[Rule]:
     rules = []
     for index, lever in enumerate(policy.levers):
-        if isinstance(lever, nodes.CacheHistory):
-            continue
         source = where(lever)
         try:
             rules.append(
@@ -415,8 +450,23 @@ def _compile_rules(policy, pipeline, prices, where, errors) -> list[Rule]:
 
 def _compile_lever(lever, index, pipeline, prices, source) -> Rule:
     match lever:
-        case nodes.CachePrefix(ttl=ttl, warm=warm):
-            return Rule("cache", lever, index, ttl=_ttl(ttl, source), warm=warm)
+        case nodes.CachePrefix(ttl=ttl, size=size, warm=warm):
+            tokens = _whole_tokens(size, source) if size is not None else None
+            ttl_name = _ttl(ttl, source)
+            return Rule(
+                "cache",
+                lever,
+                index,
+                ttl=ttl_name,
+                warm=warm,
+                cache_form="prefix",
+                prefix_size=tokens,
+            )
+        case nodes.CacheHistory(ttl=ttl, selector=selector):
+            selected = _selector(selector, pipeline, prices, source) if selector else None
+            return Rule(
+                "cache", lever, index, selected, ttl=_ttl(ttl, source), cache_form="history"
+            )
         case nodes.Route(selector=selector, model=model):
             if model.text not in prices.models:
                 raise PolicyError(
@@ -548,6 +598,8 @@ def rule_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
     for rule in policy.rules:
         if rule.kind != "cache":
             warnings += _selection_warnings(policy, rule)
+    if policy.trace is not None:
+        return warnings  # the replay checks caching and prices on the recorded calls themselves
     from .checks import price_warnings
 
     return warnings + _cache_warnings(policy) + price_warnings(policy)
@@ -610,11 +662,11 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
         )
         for r in caches[1:]
     ]
-    if not caches:
+    if not caches or caches[0].cache_form == "history":
         return warnings
     cache = caches[0]
     routes = [r for r in policy.rules if r.kind == "route"]
-    prefix = policy.pipeline.prefix
+    prefix = cache.prefix_size if cache.prefix_size is not None else policy.pipeline.prefix
     models = {
         next((r.model for r in routes if r.matches(s)), s.model)
         for s in policy.pipeline.steps

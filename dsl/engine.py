@@ -269,7 +269,7 @@ class _Pricing:
         """The step's calls, its latency, and the latency its cache warm-up added."""
         price = self.policy.prices.models[plan.model]
         prefix = self.policy.pipeline.prefix if plan.step.uses_prefix else ZERO
-        cache = cache_for(price, prefix, self.rule)
+        cache = cache_for(price, _cached_part(prefix, self.rule), self.rule)
         if plan.step.parallel_calls:
             return self._parallel(plan, price, prefix, cache, start)
 
@@ -336,6 +336,14 @@ class _Pricing:
             event,
             hit_rate,
         )
+
+
+def _cached_part(prefix: Decimal, cache_rule: Rule | None) -> Decimal:
+    """How much of a call's prefix the cache holds: all of it, or the size the policy states
+    (``cache prefix 800 tokens``) when that is less; the rest is billed as uncached input."""
+    if cache_rule is not None and cache_rule.prefix_size is not None:
+        return min(prefix, cache_rule.prefix_size)
+    return prefix
 
 
 def _buckets(plan: _StepPlan, prefix: Decimal, event: str | None, cache: _Cache | None) -> Buckets:

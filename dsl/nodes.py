@@ -115,7 +115,7 @@ class Statement:
 
 @dataclass(frozen=True)
 class Header(Statement):
-    """``policy``, ``pipeline``, ``prices``, ``evals``, ``runs`` or ``extends``."""
+    """``policy``, ``pipeline``, ``trace``, ``prices``, ``evals``, ``runs`` or ``extends``."""
 
     keyword: str
     value: Word | int
@@ -140,9 +140,10 @@ class CachePrefix(Statement):
 
 @dataclass(frozen=True)
 class CacheHistory(Statement):
-    """``cache history [ttl T]``: each call reads what the previous call to its model wrote."""
+    """``cache history [of SELECTOR] [ttl T]``: a call reads what the call before it wrote."""
 
     ttl: Quantity | None
+    selector: Predicate | None = None
 
 
 @dataclass(frozen=True)

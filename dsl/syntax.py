@@ -37,7 +37,7 @@ from .layout import statement_text
 KEYWORDS = (
     "policy pipeline prices evals runs extends cache prefix ttl route to trim input of by cap "
     "output at batch if require cost per run latency quality step steps every and or not in "
-    "history warm traffic"
+    "history warm traffic trace"
 ).split()
 
 
@@ -339,6 +339,9 @@ class _Builder(Transformer):
     def extends(self, meta, token):
         return self._header(meta, "extends", token)
 
+    def trace(self, meta, token):
+        return self._header(meta, "trace", token)
+
     # Levers.
 
     def traffic(self, meta, rate):
@@ -348,8 +351,9 @@ class _Builder(Transformer):
         fields = self._statement_fields(meta)
         return nodes.CachePrefix(**fields, ttl=ttl, size=size, warm=warm is not None)
 
-    def cache_history(self, meta, ttl):
-        return nodes.CacheHistory(**self._statement_fields(meta), ttl=ttl)
+    def cache_history(self, meta, selector, ttl):
+        fields = self._statement_fields(meta)
+        return nodes.CacheHistory(**fields, ttl=ttl, selector=selector)
 
     def prefix_size(self, meta, quantity):
         return quantity

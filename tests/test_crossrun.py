@@ -94,13 +94,16 @@ def test_warm_with_nothing_to_warm_is_a_warning(tmp_path):
     assert [w.code for w in compiled.warnings] == ["W302"]
 
 
-def test_warm_and_traffic_compile_and_sized_prefixes_are_still_reserved(tmp_path):
+def test_warm_and_traffic_compile_and_a_sized_prefix_caches_only_its_size(tmp_path):
     policy = parse_text("cache prefix warm\ntraffic 5 runs/hour\n")
     assert policy.statements[0].warm is True
     evaluated(tmp_path, "traffic 5 runs/hour\ncache prefix warm\n", pipeline(SONNET, 2000))
-    with pytest.raises(Exception) as raised:
-        evaluated(tmp_path, "cache prefix 800 tokens\n", pipeline(SONNET, 2000))
-    assert [d.code for d in raised.value.diagnostics] == ["E104"]
+    _, result = evaluated(tmp_path, "cache prefix 1500 tokens\n", pipeline(SONNET, 2000))
+    write, read, _ = (call.buckets for call in result.steps[0].calls)
+    # 1,500 of the 2,000 prefix tokens are cached; the other 500 and the 500 of the step's own
+    # input stay uncached, so every call still sends its 2,500 tokens.
+    assert (write.write_5m, write.uncached) == (1500, 1000)
+    assert (read.read, read.uncached) == (1500, 1000)
 
 
 def test_the_report_shows_the_warm_up_latency(tmp_path, cli):

@@ -14,6 +14,7 @@ import click
 
 from ..cli import BAD_INPUT, OK, Streams
 from ..diagnostics import Diagnostic, PolicyError
+from .traces import trace_options, with_trace_options
 
 SCHEMA = "agentpolicy.check/1"
 
@@ -29,10 +30,15 @@ SCHEMA = "agentpolicy.check/1"
     show_default=True,
     help="Diagnostics as text on stderr, or as JSON on stdout.",
 )
+@with_trace_options
 @click.pass_obj
-def command(streams: Streams, policies: tuple[str, ...], strict: bool, output_format: str) -> int:
-    """Check POLICIES against their pipelines and prices without evaluating them."""
-    found = {policy: diagnose(policy, strict=strict) for policy in policies}
+def command(
+    streams: Streams, policies: tuple[str, ...], strict: bool, output_format: str, **options
+) -> int:
+    """Check POLICIES against their pipelines (or traces) and prices without evaluating them."""
+    progress, settings = trace_options(streams, **options)
+    found = {policy: diagnose(policy, strict=strict, trace_options=settings) for policy in policies}
+    progress.done()
     ok = not any(d.is_error for diagnostics in found.values() for d in diagnostics)
 
     if output_format == "json":
@@ -51,14 +57,18 @@ def command(streams: Streams, policies: tuple[str, ...], strict: bool, output_fo
     return OK if ok else BAD_INPUT
 
 
-def diagnose(policy: str, *, strict: bool = False) -> list[Diagnostic]:
+def diagnose(policy: str, *, strict: bool = False, trace_options=None) -> list[Diagnostic]:
     """Every diagnostic of one policy: its errors, or its warnings when it compiles."""
     from ..compiler import compile_file
 
     try:
-        diagnostics = compile_file(policy).warnings
+        compiled = compile_file(policy, trace_options=trace_options)
     except PolicyError as error:
         diagnostics = error.diagnostics
+    else:
+        diagnostics = compiled.warnings
+        if compiled.trace is not None:
+            compiled.trace.database.close()
     if strict:
         diagnostics = [replace(d, severity="error") for d in diagnostics]
     return diagnostics

@@ -100,6 +100,9 @@ def command(
     from ..report.diff import rich_renderables, to_json, to_markdown
 
     a, b = compile_file(policy_a), compile_file(policy_b)
+    for compiled in (a, b):  # diff reads no trace: a trace policy is refused, its database closed
+        if compiled.trace is not None:
+            compiled.trace.database.close()
     thresholds = Thresholds(
         fail_on_increase=fail_on_increase,
         max_increase_usd=max_increase_usd,
