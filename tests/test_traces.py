@@ -163,11 +163,9 @@ def test_otlp_json_export_with_nested_spans_and_recorded_latency(cli, tmp_path):
     assert report["baseline"]["latency_per_run_s"]["mean"] == pytest.approx(5.0)
 
 
-def test_csv_log_through_a_field_mapping(cli, tmp_path):
-    policy = write_trace(
-        tmp_path,
-        """files = ["log.csv"]
+CSV_MAPPING = """files = ["log.csv"]
 convention = "openai"
+latency_unit = "ms"
 [fields]
 run = "session"
 order = "seq"
@@ -177,22 +175,69 @@ input = "prompt"
 cache_read = "cached"
 output = "completion"
 latency = "ms"
-latency_unit = "ms"
-""".replace('latency = "ms"\nlatency_unit = "ms"', 'latency = "ms"'),
+"""
+
+
+def test_csv_log_through_a_field_mapping(cli, tmp_path):
+    policy = write_trace(
+        tmp_path,
+        CSV_MAPPING,
         log__csv="session,seq,agent,model,prompt,cached,completion,ms\n"
         f"s1,1,plan,{SONNET},2000,0,100,1500\n"
         f"s1,2,act,{SONNET},2500,1900,80,900\n",
     )
-    (tmp_path / "calls.mapping.toml").write_text(
-        (tmp_path / "calls.mapping.toml").read_text() + 'latency_unit = "ms"\n'
-    )
-    text = (tmp_path / "calls.mapping.toml").read_text()
-    # latency_unit is a top-level key: move it above [fields].
-    text = text.replace('latency_unit = "ms"\n', "")
-    (tmp_path / "calls.mapping.toml").write_text('latency_unit = "ms"\n' + text)
     report = evaluate(cli, policy)
     assert report["baseline"]["tokens"]["cache_read"] == 1900
+    assert report["baseline"]["tokens"]["uncached_input"] == 2000 + 600
     assert report["baseline"]["latency_per_run_s"]["mean"] == pytest.approx(2.4)
+
+
+def test_a_bad_csv_row_is_located_by_its_line(cli, tmp_path):
+    policy = write_trace(
+        tmp_path,
+        CSV_MAPPING,
+        log__csv="session,seq,agent,model,prompt,cached,completion,ms\n"
+        f"s1,1,plan,{SONNET},2000,0,100,1500\n"
+        f"s1,2,act,{SONNET},lots,0,80,900\n",
+    )
+    result = cli("eval", policy)
+    assert result.code == 2
+    assert (
+        "log.csv:3:1" in result.err
+        and "row 2: field 'input' (prompt) is not a number" in result.err
+    )
+
+
+def test_a_total_that_disagrees_with_its_parts_is_rejected(cli, tmp_path):
+    usage = {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 110}
+    policy = write_trace(
+        tmp_path,
+        'files = ["calls.jsonl"]\nconvention = "openai"\n',
+        calls__jsonl=lines({"model": SONNET, "usage": usage}),
+    )
+    result = cli("eval", policy)
+    assert (
+        result.code == 2
+        and "'total' (usage.total_tokens) does not equal input plus output" in result.err
+    )
+
+
+def test_trim_on_a_trace_scales_the_recorded_split(cli, tmp_path):
+    usage = {
+        "input_tokens": 1000,
+        "cache_creation_input_tokens": 1000,
+        "cache_read_input_tokens": 2000,
+        "output_tokens": 10,
+    }
+    policy = write_trace(
+        tmp_path,
+        'files = ["calls.jsonl"]\nconvention = "anthropic"\n',
+        "trim input of every step by 50 %",
+        calls__jsonl=lines({"model": SONNET, "usage": usage}),
+    )
+    tokens = evaluate(cli, policy)["result"]["tokens"]
+    assert tokens["uncached_input"] == 500
+    assert tokens["cache_write_5m"] == 500 and tokens["cache_read"] == 1000
 
 
 def test_a_trace_in_parquet_replays_like_its_jsonl(cli, tmp_path):
