@@ -130,6 +130,8 @@ def test_every_figure_agrees_with_eval(cli):
         return Decimal(exact) == Decimal(shown)
 
     for path in sorted(POLICIES.glob("*.policy")):
+        if 'trace "' in path.read_text():
+            continue  # explain refuses a trace policy (E413): the test below pins that
         text = cli("explain", path).out
         report = json.loads(cli("eval", path, "--format", "json").out)
         for step in report["steps"]:

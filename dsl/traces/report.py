@@ -625,8 +625,8 @@ def to_document(report: TraceReport) -> dict:
                 "line": r.requirement.statement.span.line,
                 "metric": r.requirement.metric,
                 "op": r.requirement.op,
-                "bound": decimal_text(r.requirement.bound),
-                "actual": decimal_text(r.actual),
+                "bound": _require_figure(r.requirement.metric, r.requirement.bound),
+                "actual": _require_figure(r.requirement.metric, r.actual),
                 "passed": r.passed,
             }
             for r in report.requires
@@ -715,3 +715,11 @@ def _check(check: CacheCheck) -> dict:
 
 def _ratio(value: Decimal | None) -> float | None:
     return None if value is None else round(float(value), 6)
+
+
+def _require_figure(metric: str, value) -> str | float:
+    """A require's figure in JSON: money as a decimal string to 12 places (a mean per run can
+    repeat forever), seconds as a number to 6 places (DuckDB sums floats in any order)."""
+    if "cost" in metric:
+        return decimal_text(Decimal(value).quantize(Decimal("1e-12")))
+    return round(float(value), 6)
