@@ -9,6 +9,7 @@ cached, and requests past a long-context tier, billed whole at the higher rate.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,7 +109,8 @@ def price_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
     result = evaluate(policy)
     baseline = evaluate(policy, [])
     return (
-        _automatic_warnings(policy)
+        _loose_name_warnings(policy)
+        + _automatic_warnings(policy)
         + _batch_warnings(policy, result)
         + _warm_warnings(policy, result)
         + _traffic_warnings(policy, result)
@@ -118,9 +120,57 @@ def price_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
 
 def _rule_warning(policy, code: str, message: str, rule, hint: str | None = None) -> Diagnostic:
     span = rule.statement.span
-    return policy.source.diagnostic(
+    return (rule.source or policy.source).diagnostic(
         code, message, span.line, span.column, width=span.width, severity="warning", hint=hint
     )
+
+
+def _loose_name_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
+    """A model name the price library matched to a model of another name, such as a typo that
+    still starts like a real one: say which model it was read as, never price it silently."""
+    warnings = []
+    pipeline_path = policy.files.get("pipeline")
+    for index, step in enumerate(policy.pipeline.steps):
+        read_as = _read_as(step.model, policy.prices.models[step.model])
+        if read_as and pipeline_path:
+            text = Path(pipeline_path).read_text("utf-8")
+            line, column, width = locate(text, ("steps", index, "model"))
+            warnings.append(
+                Source(pipeline_path, text).diagnostic(
+                    "W305",
+                    f"'{step.model}' is read as {read_as}",
+                    line,
+                    column,
+                    width=width,
+                    severity="warning",
+                    hint=f"write '{read_as}' if that is meant",
+                )
+            )
+    for rule in policy.rules:
+        if rule.kind == "route":
+            read_as = _read_as(rule.model, policy.prices.models[rule.model])
+            if read_as:
+                hint = f"write '{read_as}' if that is meant"
+                message = f"'{rule.model}' is read as {read_as}"
+                warnings.append(_rule_warning(policy, "W305", message, rule, hint=hint))
+    return warnings
+
+
+def _read_as(name: str, price) -> str | None:
+    """The library model a name resolved to, when the name is neither it nor one of its dated
+    or versioned names (``claude-sonnet-4-20250514`` is ``claude-sonnet-4-0``; a typo is not)."""
+    if price.key == name or ":" not in price.key or price.provider is None:
+        return None
+    model_id = price.key.split(":", 1)[1]
+    reference = name.split(":", 1)[1] if name.startswith(f"{price.provider}:") else name
+    if _stem(reference) == _stem(model_id):
+        return None
+    return price.key
+
+
+def _stem(model_id: str) -> str:
+    """A model name without its trailing version and date parts."""
+    return re.sub(r"([-@.:](\d+|latest|v\d+))+$", "", model_id.lower())
 
 
 def _automatic_warnings(policy: CompiledPolicy) -> list[Diagnostic]:

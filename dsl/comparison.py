@@ -214,11 +214,6 @@ def _price_difference(a: CompiledPolicy, b: CompiledPolicy) -> str | None:
     Models are compared as priced (tariffs, cache and batch rules, latency, quality), not by
     where the figures came from, so one table read from two paths compares equal.
     """
-    if (a.prices.source, a.prices.date) != (b.prices.source, b.prices.date):
-        return (
-            f"prices from {a.prices.source} as of {a.prices.date} "
-            f"against {b.prices.source} as of {b.prices.date}"
-        )
     for name in sorted(_models_used(a) | _models_used(b)):
         first, second = (p.prices.models.get(name) for p in (a, b))
         if first != second:

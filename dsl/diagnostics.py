@@ -68,6 +68,7 @@ CODES = {
     "W302": "'warm' has no parallel step on a cold prefix to warm",
     "W303": "traffic given but nothing is cached",
     "W304": "a request passes the model's long-context tier",
+    "W305": "a model name is read as a library model of another name",
     "W200": "the two policies are compared with different evals",
     "W201": "the two policies are evaluated for different numbers of runs",
     "W400": "the trace mapping describes a step the trace does not have",

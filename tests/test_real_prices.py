@@ -8,7 +8,7 @@ import socket
 from decimal import Decimal
 
 import pytest
-from conftest import POLICIES
+from conftest import POLICIES, ROOT
 from helpers import write_policy
 from test_provider_rules import PRICES, pipeline
 
@@ -203,3 +203,20 @@ def test_models_lists_a_local_table(cli):
     result = cli("models", "--prices", "examples/lab/models.toml", "--format", "json")
     names = [m["name"] for m in json.loads(result.out)["models"]]
     assert names == ["sonnet", "haiku", "opus"]
+
+
+def test_a_name_the_library_reads_as_another_model_warns(tmp_path, cli):
+    import shutil
+
+    for name in ("models.toml", "pipeline.toml"):
+        shutil.copy(ROOT / "examples" / "real" / name, tmp_path / name)
+    policy = tmp_path / "p.policy"
+    policy.write_text(
+        'pipeline "pipeline.toml"\nprices "models.toml"\n'
+        'route step name=answer to "claude-haiku-4-5x"\n'
+        "route step name=check to claude-haiku-4-5-20251001\n"
+    )
+    result = cli("check", policy)
+    assert result.code == 0
+    assert "warning[W305]: 'claude-haiku-4-5x' is read as anthropic:claude-haiku-4-5" in result.err
+    assert result.err.count("W305") == 1  # a dated name is the model it dates
