@@ -20,8 +20,8 @@ def usd(value: Decimal, *, places: int | None = None) -> str:
     if places is not None and (value == 0 or value >= 1):
         value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
         return f"{sign}${value:,.{places}f}"
-    if places is not None:  # under a dollar, cents would hide the figure: six decimals instead
-        value = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    if places is not None:  # under a dollar, cents would hide the figure: three digits instead
+        value = value.quantize(Decimal(1).scaleb(value.adjusted() - 2), rounding=ROUND_HALF_EVEN)
     whole, _, fraction = decimal_text(value).partition(".")
     return f"{sign}${int(whole):,}.{fraction}"
 

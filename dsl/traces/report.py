@@ -454,7 +454,7 @@ _STEP_HEADERS = (
     "calls",
     "input uncached/write/read",
     "output",
-    "cost: before → after",
+    "cost before → after",
     "recorded",
     "rules",
 )
@@ -500,7 +500,7 @@ def _min_width(header: str, rows) -> int:
         return 10
     column = list(_STEP_HEADERS).index("model")
     names = [line for row in rows for line in _model_cell(row[column]).splitlines()]
-    return min(40, max(len(name) for name in names))
+    return min(16, max(len(name) for name in names))
 
 
 def _table(title: str, headers, rows, left=("", "step", "model", "statement", "rules")) -> Table:
