@@ -149,7 +149,7 @@ def compile_policy(
     if "trace" in headers:
         from .traces.policy import compile_trace_policy
 
-        return compile_trace_policy(policy, source, headers, trace_options, where)
+        return compile_trace_policy(policy, source, headers, trace_options, where, sources)
     files = {
         k: os.path.normpath(Path(where(headers[k]).path).parent / headers[k].value.text)
         for k in ("pipeline", "prices", "evals")

@@ -49,6 +49,7 @@ def compile_trace_policy(
     headers: dict[str, nodes.Header],
     options: TraceOptions | None = None,
     where=None,
+    sources: dict[str, Source] | None = None,
 ) -> CompiledPolicy:
     """Read the policy's trace, derive its step table and compile the policy against it.
 
@@ -63,13 +64,13 @@ def compile_trace_policy(
         for keyword in ("trace", "prices")
     }
     trace_path = paths["trace"]
-    errors = _trace_only(policy, source, headers)
+    errors = _trace_only(policy, where, headers)
     if errors:
         raise PolicyError(errors)
 
     prices = _load_prices(headers["prices"], paths, where(headers["prices"]))
     prices_path = paths["prices"]
-    loaded = _load_mapping(trace_path, headers["trace"], source)
+    loaded = _load_mapping(trace_path, headers["trace"], where(headers["trace"]))
     database = Database(memory_limit=options.memory_limit, temp_root=options.temp_root)
     database.progress = options.progress
     try:
@@ -81,7 +82,7 @@ def compile_trace_policy(
         errors = _unsupported(policy, where, trace=True)
         rules = _compile_rules(policy, pipeline, prices, where, errors)
         requires = _compile_requires(policy, where, errors)
-        errors += _prefix_sizes(rules, source)
+        errors += _prefix_sizes(rules, where)
         if errors:
             raise PolicyError(errors)
     except BaseException:
@@ -103,7 +104,7 @@ def compile_trace_policy(
         trace=trace,
         statements=list(policy.statements),
         headers=headers,
-        sources={source.path: source},
+        sources=sources or {source.path: source},
     )
     compiled.warnings = _mapping_warnings(trace, pipeline) + rule_warnings(compiled)
     return compiled
@@ -151,13 +152,13 @@ def _load_mapping(path: str, header: nodes.Header, source: Source):
     return load_mapping(Path(path))
 
 
-def _trace_only(policy: nodes.Policy, source: Source, headers) -> list[Diagnostic]:
+def _trace_only(policy: nodes.Policy, where, headers) -> list[Diagnostic]:
     """What a trace cannot answer: quality (a trace records no pass rate) and measured evals."""
     errors = []
     if "evals" in headers:
         errors.append(
             _at(
-                source,
+                where(headers["evals"]),
                 "E606",
                 "a trace replay does not estimate quality, so it takes no evals",
                 headers["evals"].span,
@@ -168,7 +169,7 @@ def _trace_only(policy: nodes.Policy, source: Source, headers) -> list[Diagnosti
         if require.metric == "quality":
             errors.append(
                 _at(
-                    source,
+                    where(require),
                     "E606",
                     "a trace replay does not estimate quality: it records no pass rate",
                     require.span,
@@ -178,11 +179,11 @@ def _trace_only(policy: nodes.Policy, source: Source, headers) -> list[Diagnosti
     return errors
 
 
-def _prefix_sizes(rules, source: Source) -> list[Diagnostic]:
+def _prefix_sizes(rules, where) -> list[Diagnostic]:
     """A prefix cache on a trace needs its size: a trace records whole prompts only."""
     return [
         _at(
-            source,
+            where(rule.statement),
             "E607",
             "on a trace, a cached prefix needs its size",
             rule.statement.span,
