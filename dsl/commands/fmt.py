@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import os
 import stat
 import sys
@@ -106,6 +107,8 @@ def write_atomically(path: Path, text: str) -> None:
     A symbolic link is followed, so that the file it points to is rewritten and the link stays.
     """
     path = path.resolve()
+    if not os.access(path, os.W_OK):  # a read-only file stays so, though its folder is writable
+        raise PermissionError(errno.EACCES, "the file is read-only", str(path))
     mode = stat.S_IMODE(path.stat().st_mode)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
