@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -605,3 +606,18 @@ def test_no_progress_when_stderr_is_not_a_terminal(cli):
 def test_a_memory_limit_that_is_not_a_size_is_a_usage_error(cli):
     result = cli("eval", POLICIES / "moatless.policy", "--memory-limit", "lots")
     assert result.code == 2 and "not a size" in result.err
+
+
+def test_a_file_that_is_not_what_its_layout_says_is_unreadable_not_missing_columns(cli, tmp_path):
+    shutil.copy(ROOT / "examples" / "traces" / "prices.toml", tmp_path / "prices.toml")
+    (tmp_path / "calls.parquet").write_text("not parquet at all")
+    (tmp_path / "m.toml").write_text(
+        'name = "x"\nfiles = ["calls.parquet"]\nconvention = "anthropic"\n[fields]\n'
+        'run = "run"\norder = "seq"\nstep = "step"\nmodel = "model"\n'
+        'input = "input_tokens"\noutput = "output_tokens"\n'
+    )
+    (tmp_path / "p.policy").write_text('trace "m.toml"\nprices "prices.toml"\n')
+    result = cli("eval", tmp_path / "p.policy")
+    assert result.code == 2
+    assert result.err.startswith("error[E608]: cannot read the trace files:")
+    assert "calls.parquet" in result.err and "LINE 1" not in result.err

@@ -227,6 +227,13 @@ def _table_records(
     def value_of(path: str) -> str:
         return ".".join(f'"{k}"' for k in split_path(path))
 
+    try:  # a file that is not what its layout says fails here, before any column is looked for
+        database.run(f"SELECT * FROM ({relation}) LIMIT 0")
+    except duckdb.Error as error:
+        raise PolicyError(
+            [source.diagnostic("E608", f"cannot read the trace files: {_reason(error)}")]
+        ) from None
+
     fields = _Fields()
     errors = []
     for name in _ALL:
@@ -454,7 +461,7 @@ def read_trace(
         database.run("SET preserve_insertion_order = false")
     except duckdb.Error as error:
         raise PolicyError(
-            [source.diagnostic("E608", f"cannot read the trace files: {_first_line(error)}")]
+            [source.diagnostic("E608", f"cannot read the trace files: {_reason(error)}")]
         ) from None
     database.run("CREATE OR REPLACE VIEW good AS SELECT * FROM records WHERE problem IS NULL")
 
@@ -618,3 +625,12 @@ def _summary(database: Database, loaded, records: int, skipped: list[Skipped]) -
 def decimal(value) -> Decimal:
     """A SQL number as an exact ``Decimal`` (DECIMAL columns arrive as Decimal already)."""
     return value if isinstance(value, Decimal) else Decimal(str(value or 0))
+
+
+def _reason(error: duckdb.Error) -> str:
+    """DuckDB's reason for refusing a file, without its advice on reader options: the lines
+    that name the file, the line and what was wrong with it."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    advice = ("possible", "*", "-", "{", "line ", "^")
+    kept = [line for line in lines[:8] if not line.lower().startswith(advice)]
+    return " ".join(kept[:4]) or _first_line(error)
