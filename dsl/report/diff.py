@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..comparison import Comparison, Figure, GateCheck, StatementChange, StepChange
 from ..engine import StepResult
-from .numbers import change, decimal_text, rate, seconds, usd, usd_per_run
+from .numbers import change, decimal_text, markdown_cell, rate, seconds, usd, usd_per_run
 
 SCHEMA = "agentpolicy.diff/1"
 
@@ -354,13 +354,14 @@ def rich_renderables(comparison: Comparison, *, show_unchanged: bool = False):
 
 def to_markdown(comparison: Comparison, *, show_unchanged: bool = False) -> str:
     """The comparison as GitHub-flavoured markdown, to post as a pull-request comment."""
-    out = [f"**{_md(_title(comparison))}**", ""]
+    out = [f"**{markdown_cell(_title(comparison))}**", ""]
     out += _md_table(_total_headers(comparison), _total_rows(comparison), _TOTAL_ALIGN)
     rows = _step_rows(comparison, show_unchanged)
     if rows:
-        rows[-1] = ("**total**", *rows[-1][1:])
         out += ["", "**Steps, per run** (A → B, then the change)", ""]
-        out += _md_table(_step_headers(comparison), rows, _STEP_ALIGN)
+        table = _md_table(_step_headers(comparison), rows, _STEP_ALIGN)
+        table[-1] = table[-1].replace("| total |", "| **total** |", 1)
+        out += table
     unchanged = _unchanged_line(comparison, show_unchanged)
     if unchanged:
         out += ["", unchanged]
@@ -391,13 +392,12 @@ _TOTAL_ALIGN = ("---", "---:", "---:", "---:")
 _STEP_ALIGN = ("---", "---", "---:", "---:", "---:", "---:")
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def _md_table(headers, rows, align) -> list[str]:
-    lines = ["| " + " | ".join(_md(h) for h in headers) + " |", "|" + "|".join(align) + "|"]
+    lines = [
+        "| " + " | ".join(markdown_cell(h) for h in headers) + " |",
+        "|" + "|".join(align) + "|",
+    ]
     for row in rows:
-        cells = (_md(cell).replace("\n", "<br>") for cell in row)
+        cells = (markdown_cell(cell).replace("\n", "<br>") for cell in row)
         lines.append("| " + " | ".join(cells) + " |")
     return lines

@@ -1,4 +1,5 @@
-"""Exact figures in, the strings reports show out: money, seconds, rates and signed changes."""
+"""Exact figures in, the strings reports show out: money, seconds, rates and signed changes;
+and text made safe for a markdown table cell."""
 
 from __future__ import annotations
 
@@ -69,3 +70,12 @@ def _amount(size: Decimal, kind: str) -> str:
     if kind == "time":
         return seconds(size)
     return rate(size)
+
+
+_MARKDOWN = str.maketrans({"|": "\\|", "<": "&lt;", ">": "&gt;", "*": "\\*", "`": "\\`"})
+
+
+def markdown_cell(text: str) -> str:
+    """Text for a markdown table cell: a ``|`` would end the cell, and ``<b>``, ``*`` and
+    backticks in a policy's or step's name would render as markup in a pull request."""
+    return text.translate(_MARKDOWN)

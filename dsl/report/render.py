@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..formulas import Buckets
-from .numbers import change, decimal_text, rate, seconds, usd, usd_per_run
+from .numbers import change, decimal_text, markdown_cell, rate, seconds, usd, usd_per_run
 
 if TYPE_CHECKING:
     from ..engine import Evaluation, StepResult
@@ -464,7 +464,7 @@ def _rich_table(title: str, headers, rows, *, wrap=frozenset()) -> Table:
 
 def to_markdown(report: EvalReport) -> str:
     """The report as GitHub-flavoured markdown, for a pull request or a wiki page."""
-    out = [f"**{_md(_title(report))}**", ""]
+    out = [f"**{markdown_cell(_title(report))}**", ""]
     out += _md_table(("", "baseline", "policy", "change"), _total_rows(report))
     out += ["", "**Levers, cumulative in policy order**", ""]
     out += _md_table(_LEVER_HEADERS, _lever_rows(report))
@@ -477,7 +477,7 @@ def to_markdown(report: EvalReport) -> str:
         out += _md_table(_OVERRIDE_HEADERS, _override_rows(report))
     if report.policy.traffic is not None:
         out += ["", "**Caching across runs**", ""]
-        out += [f"- {_md(line)}" for line in _traffic_lines(report)]
+        out += [f"- {markdown_cell(line)}" for line in _traffic_lines(report)]
     if report.requires:
         out.append("")
         out += [
@@ -487,11 +487,7 @@ def to_markdown(report: EvalReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def _md_table(headers, rows) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in rows]
     return lines
