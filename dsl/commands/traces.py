@@ -49,7 +49,7 @@ def _memory(context, parameter, value: str) -> str:
 
 def trace_options(streams: Streams, *, skip_bad: bool, memory_limit: str):
     """The progress display (on stderr when it is a terminal) and the trace options."""
-    from ..traces.policy import TraceOptions
+    from ..traces.options import TraceOptions
     from ..traces.progress import TerminalProgress
 
     err = streams.err.file

@@ -11,7 +11,6 @@ the levers compile with the pipeline compiler's own code.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,18 +28,9 @@ from ..diagnostics import Diagnostic, PolicyError, Source, did_you_mean
 from ..inputs import Pipeline, Step
 from ..prices import PriceTable
 from .mapping import load_mapping
-from .read import MEMORY_LIMIT, Database, Trace, read_trace
+from .options import TraceOptions
+from .read import Database, Trace, read_trace
 from .replay import load_prices
-
-
-@dataclass(frozen=True)
-class TraceOptions:
-    """How to read a trace: skip bad records or stop on them, and the database's limits."""
-
-    skip_bad: bool = False
-    memory_limit: str = MEMORY_LIMIT
-    temp_root: str | None = None
-    progress: object | None = None  # a callable(label, fraction), or None for silence
 
 
 def compile_trace_policy(

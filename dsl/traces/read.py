@@ -24,12 +24,10 @@ import duckdb
 from ..diagnostics import Diagnostic, Location, PolicyError, Source, did_you_mean
 from ..prices import PriceTable
 from .mapping import TOKEN_FIELDS, LoadedMapping, split_path, template_parts
+from .options import MEMORY_LIMIT
 
 #: How many bad records an error lists before it says "and N more".
 SHOWN_PROBLEMS = 10
-
-#: Defaults for the embedded database; a trace larger than this spills to ``temp_directory``.
-MEMORY_LIMIT = "2GB"
 
 
 @dataclass(frozen=True)
