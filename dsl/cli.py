@@ -8,6 +8,7 @@ wrong (syntax, checks, unreadable files, bad usage); 3 an internal fault, which 
 from __future__ import annotations
 
 import decimal
+import importlib
 import os
 import sys
 from typing import IO
@@ -46,24 +47,35 @@ def _console(file: IO[str]) -> Console:
     return Console(file=file, width=width, highlight=False, soft_wrap=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Each subcommand and the module under ``commands/`` that defines it, imported only when run.
+COMMANDS = {
+    "eval": "evaluate",
+    "check": "check",
+    "diff": "diff",
+    "explain": "explain",
+    "fmt": "fmt",
+    "models": "models",
+}
+
+
+class _Commands(click.Group):
+    """A group that imports a subcommand's module when the subcommand is asked for, so that
+    ``eval`` does not pay for ``fmt`` or ``models`` at start-up."""
+
+    def list_commands(self, context: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, context: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"{__package__}.commands.{COMMANDS[name]}")
+        return module.command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="agentpolicy")
 def cli() -> None:
     """Evaluate cost, latency and quality policies for LLM agents, offline."""
-
-
-def _register_commands() -> None:
-    from .commands import check, diff, evaluate, explain, fmt, models
-
-    cli.add_command(evaluate.command)
-    cli.add_command(check.command)
-    cli.add_command(diff.command)
-    cli.add_command(explain.command)
-    cli.add_command(fmt.command)
-    cli.add_command(models.command)
-
-
-_register_commands()
 
 
 def run(

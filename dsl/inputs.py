@@ -87,7 +87,7 @@ StoragePrice = Annotated[Decimal, _amount("storage"), Field(ge=0)]
 class _Strict(BaseModel):
     """Unknown keys are errors, and no value is coerced: ``"yes"`` is not a boolean."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 # The price and model table, as a local TOML file writes it.  ``prices.py`` merges it with the
