@@ -232,7 +232,13 @@ def _latency_lines(explanation: Explanation, item: StepExplanation, *, detail: b
         lines.append(
             f"  {label:<8} {_calls(group):<10} {formula} = {_seconds(group.call.latency)}{each}"
         )
-    if item.step.parallel_calls:
+    if item.step.parallel_calls and result.warmup:
+        others = result.latency - result.warmup
+        how = (
+            f"call 1 first, to warm the cache ({_seconds(result.warmup)}), then the others side "
+            f"by side ({_seconds(others)}): {_seconds(result.latency)}"
+        )
+    elif item.step.parallel_calls:
         how = f"side by side, the longest: {_seconds(result.latency)}"
     else:
         terms = " + ".join(
