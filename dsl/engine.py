@@ -303,7 +303,8 @@ class _Pricing:
             for i in range(1, plan.step.calls)
         ]
         latency = first.latency + max(c.latency for c in rest)
-        return [first, *rest], latency, first.latency  # the warm-up: the call that goes first
+        # The warm-up is what warming adds: the side-by-side calls now wait for the first one.
+        return [first, *rest], latency, latency - first.latency
 
     def _event(self, price: ModelPrice, cache: _Cache | None, start: Decimal) -> str | None:
         """Whether a call starting now writes the cache, reads it, or is not cached."""

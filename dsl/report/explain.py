@@ -233,10 +233,10 @@ def _latency_lines(explanation: Explanation, item: StepExplanation, *, detail: b
             f"  {label:<8} {_calls(group):<10} {formula} = {_seconds(group.call.latency)}{each}"
         )
     if item.step.parallel_calls and result.warmup:
-        others = result.latency - result.warmup
+        first = result.latency - result.warmup
         how = (
-            f"call 1 first, to warm the cache ({_seconds(result.warmup)}), then the others side "
-            f"by side ({_seconds(others)}): {_seconds(result.latency)}"
+            f"call 1 first, to warm the cache ({_seconds(first)}), then the others side by "
+            f"side, which warming adds ({_seconds(result.warmup)}): {_seconds(result.latency)}"
         )
     elif item.step.parallel_calls:
         how = f"side by side, the longest: {_seconds(result.latency)}"
