@@ -79,3 +79,10 @@ def markdown_cell(text: str) -> str:
     """Text for a markdown table cell: a ``|`` would end the cell, and ``<b>``, ``*`` and
     backticks in a policy's or step's name would render as markup in a pull request."""
     return text.translate(_MARKDOWN)
+
+
+def markdown_table(headers, rows) -> list[str]:
+    """The lines of a markdown table, every cell escaped."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in rows]
+    return lines

@@ -15,7 +15,16 @@ from rich.table import Table
 from rich.text import Text
 
 from ..formulas import Buckets
-from .numbers import change, decimal_text, markdown_cell, rate, seconds, usd, usd_per_run
+from .numbers import (
+    change,
+    decimal_text,
+    markdown_cell,
+    markdown_table,
+    rate,
+    seconds,
+    usd,
+    usd_per_run,
+)
 
 if TYPE_CHECKING:
     from ..engine import Evaluation, StepResult
@@ -465,16 +474,16 @@ def _rich_table(title: str, headers, rows, *, wrap=frozenset()) -> Table:
 def to_markdown(report: EvalReport) -> str:
     """The report as GitHub-flavoured markdown, for a pull request or a wiki page."""
     out = [f"**{markdown_cell(_title(report))}**", ""]
-    out += _md_table(("", "baseline", "policy", "change"), _total_rows(report))
+    out += markdown_table(("", "baseline", "policy", "change"), _total_rows(report))
     out += ["", "**Levers, cumulative in policy order**", ""]
-    out += _md_table(_LEVER_HEADERS, _lever_rows(report))
+    out += markdown_table(_LEVER_HEADERS, _lever_rows(report))
     out += ["", "**Steps, per run**", ""]
-    out += _md_table(_STEP_HEADERS, _step_rows(report))
+    out += markdown_table(_STEP_HEADERS, _step_rows(report))
     out += ["", "**Tokens per run, under the policy**", ""]
-    out += _md_table(_TOKEN_HEADERS, _token_rows(report))
+    out += markdown_table(_TOKEN_HEADERS, _token_rows(report))
     if report.policy.prices.overrides:
         out += ["", "**Prices the local file overrides**", ""]
-        out += _md_table(_OVERRIDE_HEADERS, _override_rows(report))
+        out += markdown_table(_OVERRIDE_HEADERS, _override_rows(report))
     if report.policy.traffic is not None:
         out += ["", "**Caching across runs**", ""]
         out += [f"- {markdown_cell(line)}" for line in _traffic_lines(report)]
@@ -485,9 +494,3 @@ def to_markdown(report: EvalReport) -> str:
             for passed, line in _require_lines(report)
         ]
     return "\n".join(out) + "\n"
-
-
-def _md_table(headers, rows) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in rows]
-    return lines

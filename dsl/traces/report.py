@@ -20,7 +20,15 @@ from rich.text import Text
 from ..compiler import CompiledPolicy, Requirement, Rule
 from ..formulas import Buckets
 from ..report.model import _COMPARE
-from ..report.numbers import change, decimal_text, markdown_cell, seconds, usd, usd_per_run
+from ..report.numbers import (
+    change,
+    decimal_text,
+    markdown_cell,
+    markdown_table,
+    seconds,
+    usd,
+    usd_per_run,
+)
 from .replay import Pass, RunErrors, replay, run_errors
 
 SCHEMA = "agentpolicy.trace-eval/1"
@@ -550,16 +558,16 @@ def _rich(report: TraceReport):
 def to_markdown(report: TraceReport) -> str:
     """The report as GitHub-flavoured markdown."""
     out = [f"**{markdown_cell(_title(report))}**", ""]
-    out += _md_table(_TOTAL_HEADERS, _total_rows(report))
+    out += markdown_table(_TOTAL_HEADERS, _total_rows(report))
     if report.levers:
         out += ["", "**Levers, cumulative in policy order**", ""]
-        out += _md_table(_LEVER_HEADERS, _lever_rows(report))
+        out += markdown_table(_LEVER_HEADERS, _lever_rows(report))
     title, headers, rows = _step_table(report)
     out += ["", f"**{markdown_cell(title)}**", ""]
-    out += _md_table(headers, rows)
+    out += markdown_table(headers, rows)
     if report.check is not None:
         out += ["", "**The cache lever alone against the caching the provider billed**", ""]
-        out += _md_table(_CHECK_HEADERS, _check_rows(report.check))
+        out += markdown_table(_CHECK_HEADERS, _check_rows(report.check))
     out += [""] + [f"- {markdown_cell(note)}" for note in _notes(report)]
     if report.requires:
         out.append("")
@@ -568,12 +576,6 @@ def to_markdown(report: TraceReport) -> str:
             for passed, line in _require_lines(report)
         ]
     return "\n".join(out) + "\n"
-
-
-def _md_table(headers, rows) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in rows]
-    return lines
 
 
 # JSON.
