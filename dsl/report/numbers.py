@@ -86,3 +86,12 @@ def markdown_table(headers, rows) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in rows]
     return lines
+
+
+def require_figure(metric: str, value: Decimal) -> str:
+    """The figure a require was checked against, as the report shows it."""
+    if metric == "cost per run":
+        return usd_per_run(value)
+    if metric == "cost":
+        return usd(value, places=2)
+    return seconds(value) if metric == "latency" else rate(value)

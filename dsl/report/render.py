@@ -21,6 +21,7 @@ from .numbers import (
     markdown_cell,
     markdown_table,
     rate,
+    require_figure,
     seconds,
     usd,
     usd_per_run,
@@ -387,16 +388,7 @@ _TTL_WORDS = {"5m": "5 min", "1h": "1 h"}
 def _require_lines(report: EvalReport) -> list[tuple[bool, str]]:
     lines = []
     for r in report.requires:
-        kind = r.requirement.metric
-        actual = (
-            usd_per_run(r.actual)
-            if kind == "cost per run"
-            else usd(r.actual, places=2)
-            if kind == "cost"
-            else seconds(r.actual)
-            if kind == "latency"
-            else rate(r.actual)
-        )
+        actual = require_figure(r.requirement.metric, r.actual)
         lines.append((r.passed, f"{r.requirement.statement.text}  (is {actual})"))
     return lines
 

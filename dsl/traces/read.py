@@ -23,7 +23,7 @@ import duckdb
 
 from ..diagnostics import Diagnostic, Location, PolicyError, Source, did_you_mean
 from ..prices import PriceTable
-from .mapping import TOKEN_FIELDS, LoadedMapping, split_path, template_parts
+from .mapping import FIELDS, TOKEN_FIELDS, LoadedMapping, split_path, template_parts
 from .options import MEMORY_LIMIT
 
 #: How many bad records an error lists before it says "and N more".
@@ -277,19 +277,7 @@ def _mapping_error(source: Source, name: str, spec, loaded: LoadedMapping) -> Di
     )
 
 
-_ALL = (
-    "run",
-    "conversation",
-    "order",
-    "step",
-    "model",
-    *TOKEN_FIELDS,
-    "total",
-    "latency",
-    "started",
-    "ended",
-    "recorded_cost",
-)
+_ALL = FIELDS
 
 
 # Typing, checking and normalising the records.

@@ -25,9 +25,9 @@ from ..report.numbers import (
     decimal_text,
     markdown_cell,
     markdown_table,
+    require_figure,
     seconds,
     usd,
-    usd_per_run,
 )
 from .replay import Pass, RunErrors, replay, run_errors
 
@@ -433,13 +433,7 @@ def _require_lines(report: TraceReport) -> list[tuple[bool, str]]:
     lines = []
     for r in report.requires:
         metric = r.requirement.metric
-        shown = (
-            usd_per_run(r.actual)
-            if metric == "cost per run"
-            else usd(r.actual, places=2)
-            if metric == "cost"
-            else seconds(r.actual)
-        )
+        shown = require_figure(metric, r.actual)
         basis = "mean per run" if metric != "cost" else f"{report.policy.runs:,} runs"
         lines.append((r.passed, f"{r.requirement.statement.text}  (is {shown}, {basis})"))
     return lines
