@@ -621,3 +621,56 @@ def test_a_file_that_is_not_what_its_layout_says_is_unreadable_not_missing_colum
     assert result.code == 2
     assert result.err.startswith("error[E608]: cannot read the trace files:")
     assert "calls.parquet" in result.err and "LINE 1" not in result.err
+
+
+def test_values_no_call_can_have_are_bad_records_that_skip_bad_can_skip(cli, tmp_path):
+    good = {"model": SONNET, "step": "a", "usage": {"input_tokens": 10, "output_tokens": 1}}
+    huge = {**good, "usage": {"input_tokens": 2 * 10**16, "output_tokens": 1}}
+    nan = {**good, "usage": {"input_tokens": "NaN", "output_tokens": 1}}
+    policy = write_trace(
+        tmp_path,
+        'files = ["calls.jsonl"]\nconvention = "anthropic"\n[fields]\nstep = "step"\n',
+        calls__jsonl=lines(good, huge, nan, {**good, "step": "  "}, good),
+    )
+    stopped = cli("eval", policy)
+    assert stopped.code == 2 and "Traceback" not in stopped.err
+    assert "calls.jsonl:2:1" in stopped.err and "is too large (10^15 or more)" in stopped.err
+    assert "calls.jsonl:3:1" in stopped.err and "is not a finite number" in stopped.err
+    assert "calls.jsonl:4:1" in stopped.err and "field 'step' (step) is empty" in stopped.err
+    report = evaluate(cli, policy, "--skip-bad")
+    assert report["trace"]["calls"] == 2
+
+
+def test_a_call_that_ends_before_it_starts_is_a_bad_record(cli, tmp_path):
+    record = {"model": SONNET, "usage": {"input_tokens": 10, "output_tokens": 1}}
+    policy = write_trace(
+        tmp_path,
+        'files = ["calls.jsonl"]\nconvention = "anthropic"\n[fields]\nstarted = "t0"\n'
+        'ended = "t1"\n',
+        calls__jsonl=lines(
+            {**record, "t0": "2024-05-01T10:00:00Z", "t1": "2024-05-01T10:00:02Z"},
+            {**record, "t0": "2024-05-01T10:00:05Z", "t1": "2024-05-01T10:00:03Z"},
+        ),
+    )
+    result = cli("eval", policy)
+    assert result.code == 2
+    assert "calls.jsonl:2:1" in result.err and "field 'ended' (t1) is before the call" in result.err
+
+
+def test_skipped_csv_rows_are_located_by_their_line_like_errors(cli, tmp_path):
+    policy = write_trace(
+        tmp_path,
+        CSV_MAPPING,
+        log__csv="session,seq,agent,model,prompt,cached,completion,ms\n"
+        f"s1,1,plan,{SONNET},2000,0,100,1500\n"
+        f"s1,2,act,{SONNET},lots,0,80,900\n",
+    )
+    report = evaluate(cli, policy, "--skip-bad")
+    (skipped,) = report["trace"]["skipped"]
+    assert skipped["first"].endswith("log.csv:3")
+
+
+@pytest.mark.parametrize("limit", ["2MB", "0B", "5TB"])
+def test_a_memory_limit_out_of_range_is_a_usage_error(cli, limit):
+    result = cli("eval", POLICIES / "moatless.policy", "--memory-limit", limit)
+    assert result.code == 2 and "outside 100MB to 1TB" in result.err

@@ -40,10 +40,19 @@ def with_trace_options(command):
     return wrapped
 
 
+_BYTES = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+_BYTES |= {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
 def _memory(context, parameter, value: str) -> str:
-    """A size such as ``2GB``, ``500MB`` or ``1.5GiB``."""
-    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip()):
+    """A size such as ``2GB``, ``500MB`` or ``1.5GiB``, from 100 MB (below that DuckDB cannot
+    even sort a small trace) to 1 TB."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)", value.strip())
+    if not found:
         raise click.BadParameter(f"'{value}' is not a size such as 2GB or 500MB")
+    size = float(found.group(1)) * _BYTES[found.group(2)]
+    if not 100e6 <= size <= 1e12:
+        raise click.BadParameter(f"'{value}' is outside 100MB to 1TB")
     return value.strip()
 
 

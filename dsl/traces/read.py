@@ -26,6 +26,9 @@ from ..prices import PriceTable
 from .mapping import FIELDS, TOKEN_FIELDS, LoadedMapping, split_path, template_parts
 from .options import MEMORY_LIMIT
 
+#: A token count at or past this is a bad record: no call is that large, and sums stay exact.
+TOO_MANY = "1e15"
+
 #: How many bad records an error lists before it says "and N more".
 SHOWN_PROBLEMS = 10
 
@@ -291,8 +294,10 @@ def _typed(raw: str, fields: _Fields, loaded: LoadedMapping, json_layout: bool) 
     }
     text = {name: f"CAST({v} AS VARCHAR)" for name, v in value.items()}
     number = {name: f"TRY_CAST({v} AS DOUBLE)" for name, v in value.items()}
-    tokens = {
-        name: f"CAST(coalesce({number[name]}, 0) AS BIGINT)"
+    tokens = {  # a count too large for a token count is a bad record, not a failed cast
+        name: (
+            f"CAST(CASE WHEN {number[name]} < {TOO_MANY} THEN {number[name]} ELSE 0 END AS BIGINT)"
+        )
         if name in value
         else "CAST(0 AS BIGINT)"
         for name in TOKEN_FIELDS + ("total",)
@@ -311,6 +316,8 @@ def _typed(raw: str, fields: _Fields, loaded: LoadedMapping, json_layout: bool) 
             (f"{value[name]} IS NOT NULL AND {number[name]} IS NULL", name, "is not a number")
         )
         problems.append((f"{number[name]} < 0", name, "is negative"))
+        problems.append((f"NOT isfinite({number[name]})", name, "is not a finite number"))
+        problems.append((f"{number[name]} >= {TOO_MANY}", name, "is too large (10^15 or more)"))
         if name != "latency":
             problems.append(
                 (f"{number[name]} <> floor({number[name]})", name, "is not a whole number")
@@ -361,14 +368,6 @@ def _typed(raw: str, fields: _Fields, loaded: LoadedMapping, json_layout: bool) 
             )
         )
 
-    problem_field = "CASE " + " ".join(f"WHEN {c} THEN {quote(f)}" for c, f, _ in problems) + " END"
-    problem = "CASE " + " ".join(f"WHEN {c} THEN {quote(p)}" for c, _, p in problems) + " END"
-    found = (
-        "CASE "
-        + " ".join(f"WHEN {c} THEN {text[f] if f in text else 'NULL'}" for c, f, _ in problems)
-        + " END"
-    )
-
     step = text.get("step", "'call'")
     for rename in mapping.step_rename:
         step = f"regexp_replace({step}, {quote(rename.pattern)}, {quote(rename.replace)})"
@@ -384,6 +383,22 @@ def _typed(raw: str, fields: _Fields, loaded: LoadedMapping, json_layout: bool) 
     elif "started" in value and "ended" in value:
         ended = _seconds("ended", value, number, text, mapping)
         latency = f"({ended} - {_seconds('started', value, number, text, mapping)})"
+    for name in ("step", "model"):
+        named = step if name == "step" else text.get("model")
+        if named is not None and name in value:
+            problems.append((f"trim({named}) = ''", name, "is empty"))
+    if latency != "NULL":
+        field = "ended" if "ended" in value else "latency"
+        problems.append((f"{latency} < 0", field, "is before the call started"))
+
+    problem_field = "CASE " + " ".join(f"WHEN {c} THEN {quote(f)}" for c, f, _ in problems) + " END"
+    problem = "CASE " + " ".join(f"WHEN {c} THEN {quote(p)}" for c, _, p in problems) + " END"
+    found = (
+        "CASE "
+        + " ".join(f"WHEN {c} THEN {text[f] if f in text else 'NULL'}" for c, f, _ in problems)
+        + " END"
+    )
+
     started = _seconds("started", value, number, text, mapping) if "started" in value else "NULL"
     cost = (
         f"TRY_CAST({text['recorded_cost']} AS DECIMAL(38, 12))"
@@ -493,10 +508,17 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
 
 
+def _where_sql(loaded: LoadedMapping) -> str:
+    """A record's place as ``file:line``, in SQL: a CSV row's line counts its header line."""
+    line = "record + 1" if loaded.layout == "csv" else "record"
+    return f"file || ':' || ({line})"
+
+
 def _bad_records(database: Database, fields: _Fields, loaded, skip_bad: bool) -> list[Skipped]:
     """Group the bad records by field and problem; without ``skip_bad`` they are an error."""
+    where = _where_sql(loaded)
     groups = database.rows(
-        "SELECT problem_field, problem, count(*), arg_min(file || ':' || record, "
+        f"SELECT problem_field, problem, count(*), arg_min({where}, "
         "(file, record, part)) FROM records WHERE problem IS NOT NULL GROUP BY ALL ORDER BY 3 DESC"
     )
     skipped = [Skipped(f, p, n, first) for f, p, n, first in groups]
