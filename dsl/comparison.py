@@ -147,7 +147,6 @@ def compare(
     a: CompiledPolicy, b: CompiledPolicy, thresholds: Thresholds | None = None
 ) -> Comparison:
     """Evaluate A and B on their common pipeline and prices and compare them step by step."""
-    _refuse_traces(a, b)
     _check_comparable(a, b)
     result_a, result_b = evaluate(a), evaluate(b)
     steps = [
@@ -175,25 +174,6 @@ def compare(
 
 
 # Comparability.
-
-
-def _refuse_traces(*policies: CompiledPolicy) -> None:
-    """diff works on hand-written pipelines; a trace replay has its own report."""
-    for policy in policies:
-        if policy.trace is not None:
-            header = policy.headers["trace"]
-            raise PolicyError(
-                [
-                    policy.source_of(header).diagnostic(
-                        "E412",
-                        "diff compares policies on a pipeline, and this one replays a trace",
-                        header.span.line,
-                        header.span.column,
-                        width=header.span.width,
-                        hint="compare two trace policies with 'eval --format json' on each",
-                    )
-                ]
-            )
 
 
 def _check_comparable(a: CompiledPolicy, b: CompiledPolicy) -> None:

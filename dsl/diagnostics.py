@@ -40,7 +40,7 @@ CODES = {
     "E401": "policies extend each other in a cycle",
     "E410": "the two policies run on different pipelines",
     "E411": "the two policies use different price tables",
-    "E412": "diff is asked to compare a policy that replays a trace",
+    "E414": "two trace policies that cannot be compared",
     "E413": "explain is asked to explain a policy that replays a trace",
     "E430": "the formatted policy cannot be written",
     "E500": "model in the price file is neither in the price library nor priced locally",

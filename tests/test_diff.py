@@ -119,8 +119,11 @@ def test_json_document(cli):
 def test_every_policy_in_the_repository_diffs_against_itself_and_the_lab(cli):
     for path in sorted(POLICIES.glob("*.policy")):
         if 'trace "' in path.read_text():
-            refused = cli("diff", path, path)
-            assert (refused.code, refused.err[:12]) == (2, "error[E412]:"), path
+            itself = cli("diff", path, path, "--format", "json")
+            assert itself.code == 0, (path, itself.err)
+            assert json.loads(itself.out)["schema"] == "agentpolicy.trace-diff/1"
+            refused = cli("diff", LAB_POLICY, path)
+            assert (refused.code, refused.err[:12]) == (2, "error[E414]:"), path
             continue
         itself = cli("diff", path, path, "--format", "json")
         assert itself.code == 0, (path, itself.err)

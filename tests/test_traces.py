@@ -674,3 +674,36 @@ def test_skipped_csv_rows_are_located_by_their_line_like_errors(cli, tmp_path):
 def test_a_memory_limit_out_of_range_is_a_usage_error(cli, limit):
     result = cli("eval", POLICIES / "moatless.policy", "--memory-limit", limit)
     assert result.code == 2 and "outside 100MB to 1TB" in result.err
+
+
+def _variant_of_moatless(tmp_path: Path, change: str) -> Path:
+    text = (POLICIES / "moatless.policy").read_text().replace('"../examples', f'"{ROOT}/examples')
+    variant = tmp_path / "variant.policy"
+    variant.write_text(text.replace("at 400 tokens", change))
+    return variant
+
+
+def test_diff_of_two_trace_policies_replays_both_on_the_recorded_calls(cli, tmp_path):
+    variant = _variant_of_moatless(tmp_path, "at 100 tokens")
+    result = cli("diff", POLICIES / "moatless.policy", variant, "--format", "json")
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    base = evaluate(cli, POLICIES / "moatless.policy")
+    assert Decimal(document["totals"]["cost_trace"]["a"]) == Decimal(base["result"]["cost"])
+    assert Decimal(document["totals"]["cost_trace"]["change"]) < 0
+    assert [(s["change"], s["statement"]) for s in document["statements"]] == [
+        ("removed", "cap output of step difficulty=hard at 400 tokens"),
+        ("added", "cap output of step difficulty=hard at 100 tokens"),
+    ]
+    moved = {s["step"] for s in document["steps"] if Decimal(s["cost"]["change"]) != 0}
+    assert moved == {"PlanToCode", "EditCode"}  # the hard steps the cap applies to
+
+
+def test_trace_diff_gates_and_refusals(cli, tmp_path):
+    cheaper = _variant_of_moatless(tmp_path, "at 100 tokens")
+    gate = cli("diff", cheaper, POLICIES / "moatless.policy", "--fail-on-increase")
+    assert gate.code == 1 and "✗ FAIL --fail-on-increase" in gate.out
+    quality = cli("diff", POLICIES / "moatless.policy", cheaper, "--max-quality-drop", "0.01")
+    assert quality.code == 2 and "error[E414]" in quality.err and "no pass rate" in quality.err
+    other = cli("diff", POLICIES / "moatless.policy", POLICIES / "moatless-cache-check.policy")
+    assert other.code == 2 and "they replay different traces" in other.err

@@ -100,9 +100,6 @@ def command(
     from ..report.diff import rich_renderables, to_json, to_markdown
 
     a, b = compile_file(policy_a), compile_file(policy_b)
-    for compiled in (a, b):  # diff reads no trace: a trace policy is refused, its database closed
-        if compiled.trace is not None:
-            compiled.trace.database.close()
     thresholds = Thresholds(
         fail_on_increase=fail_on_increase,
         max_increase_usd=max_increase_usd,
@@ -110,6 +107,8 @@ def command(
         max_latency_increase=max_latency_increase,
         max_quality_drop=max_quality_drop,
     )
+    if a.trace is not None or b.trace is not None:
+        return _diff_traces(streams, a, b, thresholds, output_format, show_unchanged)
     comparison = compare(a, b, thresholds)
     streams.diagnostics(a.warnings + b.warnings + comparison.warnings)
 
@@ -119,4 +118,25 @@ def command(
         streams.raw_out.write(to_markdown(comparison, show_unchanged=show_unchanged))
     else:
         streams.out.print(Group(*rich_renderables(comparison, show_unchanged=show_unchanged)))
+    return OK if comparison.passed else REQUIRE_FAILED
+
+
+def _diff_traces(streams: Streams, a, b, thresholds, output_format: str, show_unchanged) -> int:
+    """Two policies that replay a trace: compared on the recorded calls."""
+    from ..traces import comparison as traces
+
+    try:
+        streams.diagnostics(a.warnings + b.warnings)
+        comparison = traces.compare_traces(a, b, thresholds)
+        if output_format == "json":
+            streams.raw_out.write(traces.to_json(comparison) + "\n")
+        elif output_format == "markdown":
+            streams.raw_out.write(traces.to_markdown(comparison, show_unchanged=show_unchanged))
+        else:
+            shown = traces.rich_renderables(comparison, show_unchanged=show_unchanged)
+            streams.out.print(Group(*shown))
+    finally:
+        for compiled in (a, b):
+            if compiled.trace is not None:
+                compiled.trace.database.close()
     return OK if comparison.passed else REQUIRE_FAILED
