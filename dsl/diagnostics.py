@@ -41,7 +41,6 @@ CODES = {
     "E410": "the two policies run on different pipelines",
     "E411": "the two policies use different price tables",
     "E414": "two trace policies that cannot be compared",
-    "E413": "explain is asked to explain a policy that replays a trace",
     "E430": "the formatted policy cannot be written",
     "E500": "model in the price file is neither in the price library nor priced locally",
     "E501": "the price library's day cannot be read",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -707,3 +708,30 @@ def test_trace_diff_gates_and_refusals(cli, tmp_path):
     assert quality.code == 2 and "error[E414]" in quality.err and "no pass rate" in quality.err
     other = cli("diff", POLICIES / "moatless.policy", POLICIES / "moatless-cache-check.policy")
     assert other.code == 2 and "they replay different traces" in other.err
+
+
+def test_explain_on_a_trace_gives_each_step_its_rules_and_its_cost_formula(cli):
+    result = cli("explain", POLICIES / "moatless.policy", "--step", "PlanToCode")
+    assert result.code == 0, result.err
+    report = evaluate(cli, POLICIES / "moatless.policy")
+    costs = {
+        (s["name"], s["model_before"]): Decimal(s["cost_after"])
+        for s in report["steps"]
+        if s["name"] == "PlanToCode"
+    }
+    shown = re.findall(r"after: +\((.*)\) / 10\^6 = ([0-9.]+) USD", result.out)
+    assert len(shown) == len(costs) == 2
+    for terms, cost in shown:
+        total = sum(
+            Decimal(count.replace(",", "")) * Decimal(rate)
+            for count, rate in re.findall(r"([\d,]+) tok × ([\d.]+) USD/MTok", terms)
+        )
+        assert total / 10**6 == Decimal(cost)  # the formula, with its numbers, gives the cost
+    assert sorted(Decimal(c) for _, c in shown) == sorted(costs.values())
+    assert "cap      line 12 'cap output of step difficulty=hard at 400 tokens'" in result.out
+    assert "does not match: difficulty=easy ✗ (difficulty = hard)" in result.out
+
+
+def test_explain_on_a_trace_names_a_near_step(cli):
+    result = cli("explain", POLICIES / "moatless.policy", "--step", "PlanTocode")
+    assert result.code == 2 and "did you mean 'PlanToCode'?" in result.err

@@ -20,20 +20,14 @@ def command(streams: Streams, policy: str, step_name: str | None) -> int:
 
     compiled = compile_file(policy)
     if compiled.trace is not None:
-        compiled.trace.database.close()
-        header = compiled.headers["trace"]
-        raise PolicyError(
-            [
-                compiled.source_of(header).diagnostic(
-                    "E413",
-                    "explain follows the calls of a pipeline, and this policy replays a trace",
-                    header.span.line,
-                    header.span.column,
-                    width=header.span.width,
-                    hint="'eval' on a trace reports each step and run; 'explain' a pipeline policy",
-                )
-            ]
-        )
+        from ..traces.explain import explain_trace
+
+        try:
+            streams.diagnostics(compiled.warnings)
+            streams.raw_out.write(explain_trace(compiled, step=step_name))
+        finally:
+            compiled.trace.database.close()
+        return OK
     names = [step.name for step in compiled.pipeline.steps]
     if step_name is not None and step_name not in names:
         pipeline = compiled.files["pipeline"]
