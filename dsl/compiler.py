@@ -452,6 +452,10 @@ def _compile_lever(lever, index, pipeline, prices, source) -> Rule:
     match lever:
         case nodes.CachePrefix(ttl=ttl, size=size, warm=warm):
             tokens = _whole_tokens(size, source) if size is not None else None
+            if tokens is not None and tokens < 1:
+                raise PolicyError(
+                    [_at(source, "E202", "a cached prefix is at least 1 token", size.span)]
+                )
             ttl_name = _ttl(ttl, source)
             return Rule(
                 "cache",
@@ -598,8 +602,8 @@ def rule_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
     for rule in policy.rules:
         if rule.kind != "cache":
             warnings += _selection_warnings(policy, rule)
-    if policy.trace is not None:
-        return warnings  # the replay checks caching and prices on the recorded calls themselves
+    if policy.trace is not None:  # the replay checks caching and prices on the recorded calls
+        return warnings + [w for w in _cache_warnings(policy) if w.code == "W101"]
     from .checks import price_warnings
 
     return warnings + _cache_warnings(policy) + price_warnings(policy)
@@ -662,7 +666,7 @@ def _cache_warnings(policy: CompiledPolicy) -> list[Diagnostic]:
         )
         for r in caches[1:]
     ]
-    if not caches or caches[0].cache_form == "history":
+    if not caches or caches[0].cache_form == "history" or policy.trace is not None:
         return warnings
     cache = caches[0]
     routes = [r for r in policy.rules if r.kind == "route"]

@@ -735,3 +735,15 @@ def test_explain_on_a_trace_gives_each_step_its_rules_and_its_cost_formula(cli):
 def test_explain_on_a_trace_names_a_near_step(cli):
     result = cli("explain", POLICIES / "moatless.policy", "--step", "PlanTocode")
     assert result.code == 2 and "did you mean 'PlanToCode'?" in result.err
+
+
+def test_a_second_cache_on_a_trace_is_shadowed_and_an_empty_prefix_is_an_error(cli, tmp_path):
+    header = f'trace "{TRACES}/moatless-20240623-steps.mapping.toml"\nprices "{PRICES}"\n'
+    two = tmp_path / "two.policy"
+    two.write_text(header + "cache history\ncache prefix 2000 tokens\n")
+    result = cli("check", two)
+    assert result.code == 0 and "warning[W101]" in result.err
+    empty = tmp_path / "empty.policy"
+    empty.write_text(header + "cache prefix 0 tokens\n")
+    result = cli("check", empty)
+    assert result.code == 2 and "error[E202]: a cached prefix is at least 1 token" in result.err
