@@ -633,7 +633,7 @@ def _selection_warnings(policy: CompiledPolicy, rule: Rule) -> list[Diagnostic]:
 def _batch_warnings(policy: CompiledPolicy, rule: Rule, batched: list[Step]) -> list[Diagnostic]:
     """Batching a step that cannot wait, or one that a later step explicitly waits for."""
     warnings = []
-    hurried = [s.name for s in batched if not s.deferrable]
+    hurried = list(dict.fromkeys(s.name for s in batched if not s.deferrable))
     if hurried:
         names = ", ".join(f"'{n}'" for n in hurried)
         hint = "a batched call may take hours; mark a step deferrable if that is fine"

@@ -747,3 +747,18 @@ def test_a_second_cache_on_a_trace_is_shadowed_and_an_empty_prefix_is_an_error(c
     empty.write_text(header + "cache prefix 0 tokens\n")
     result = cli("check", empty)
     assert result.code == 2 and "error[E202]: a cached prefix is at least 1 token" in result.err
+
+
+def test_trace_diff_compares_copies_by_contents_and_shows_deferred_latency(cli, tmp_path):
+    for name in ("moatless-20240623-steps.mapping.toml", "moatless-20240623-steps.calls.jsonl"):
+        shutil.copy(TRACES / name, tmp_path / name)
+    copy = tmp_path / "copy.policy"
+    copy.write_text(
+        f'trace "moatless-20240623-steps.mapping.toml"\nprices "{PRICES}"\nruns 10000\n'
+        "cache history\nbatch every step\n"
+    )
+    result = cli("diff", POLICIES / "moatless.policy", copy, "--format", "json")
+    assert result.code == 0, result.err
+    totals = json.loads(result.out)["totals"]
+    assert totals["latency_per_run_s_mean"]["b"] == 0
+    assert totals["deferred_latency_per_run_s"]["b"] > 0

@@ -10,8 +10,10 @@ no quality to compare or to gate on.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from rich.table import Table
@@ -102,12 +104,14 @@ def _check_comparable(a: CompiledPolicy, b: CompiledPolicy, thresholds: Threshol
 
     if a.trace is None or b.trace is None:
         pipeline = a if a.trace is None else b
-        raise PolicyError([_refusal(b, "E414", f"{pipeline.path} runs on a pipeline, not a trace")])
+        reason = f"{pipeline.path} runs on a pipeline, not a trace"
+        raise PolicyError([_refusal(pipeline, "E414", reason)])
     if _recorded(a) != _recorded(b):
         raise PolicyError([_refusal(b, "E414", "they replay different traces")])
     prices = _price_difference(a, b)
     if prices is not None:
-        raise PolicyError([_refusal(b, "E411", f"they use different price tables ({prices})")])
+        reason = f"they use different price tables ({prices})"
+        raise PolicyError([_refusal(b, "E411", reason, keyword="prices")])
     if thresholds is not None and thresholds.max_quality_drop is not None:
         raise PolicyError(
             [_refusal(b, "E414", "--max-quality-drop: a trace records no pass rate to compare")]
@@ -115,13 +119,23 @@ def _check_comparable(a: CompiledPolicy, b: CompiledPolicy, thresholds: Threshol
 
 
 def _recorded(policy: CompiledPolicy) -> tuple:
-    """What a policy replays: its mapping's text and the files it reads, wherever written from."""
+    """What a policy replays, by contents: its mapping's text and a digest of each file it reads,
+    so that two copies of one trace compare, as two copies of one pipeline do."""
     loaded = policy.trace.loaded
-    return loaded.path.read_text(), sorted(Path(f).resolve() for f in loaded.files)
+    return loaded.path.read_text(), sorted(_digest(Path(f)) for f in loaded.files)
 
 
-def _refusal(b: CompiledPolicy, code: str, reason: str) -> Diagnostic:
-    header = b.headers["trace"] if "trace" in b.headers else b.headers["pipeline"]
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _refusal(b: CompiledPolicy, code: str, reason: str, *, keyword: str = "") -> Diagnostic:
+    keyword = keyword or ("trace" if "trace" in b.headers else "pipeline")
+    header = b.headers[keyword]
     return b.source_of(header).diagnostic(
         code,
         f"the two policies cannot be compared: {reason}",
@@ -204,7 +218,11 @@ def _total_rows(comparison: TraceComparison) -> list[tuple[str, str, str, str]]:
         time("latency per run, mean", pa.latency_per_run.mean, pb.latency_per_run.mean),
         time("latency per run, median", pa.latency_per_run.median, pb.latency_per_run.median),
         time("latency per run, p95", pa.latency_per_run.p95, pb.latency_per_run.p95),
-    ]
+    ] + (
+        [time("deferred (batch) per run", pa.deferred_latency_per_run, pb.deferred_latency_per_run)]
+        if pa.deferred_latency_per_run or pb.deferred_latency_per_run
+        else []
+    )
 
 
 def _step_rows(comparison: TraceComparison, show_unchanged: bool) -> list[tuple[str, ...]]:
@@ -309,7 +327,12 @@ def to_markdown(comparison: TraceComparison, *, show_unchanged: bool = False) ->
 
 def to_json(comparison: TraceComparison) -> str:
     def figure(f: Figure, *, money: bool) -> dict:
-        shown = decimal_text if money else float
+        def shown(value):  # money to 12 places (a mean can repeat), seconds to 6
+            value = Decimal(value)
+            if money:
+                return decimal_text(value.quantize(Decimal("1e-12")))
+            return round(float(value), 6)
+
         percent = f.percent
         return {
             "a": shown(f.a),
@@ -339,6 +362,15 @@ def to_json(comparison: TraceComparison) -> str:
                 Figure(pa.cost_per_run.p95, pb.cost_per_run.p95), money=True
             ),
             "latency_per_run_s_mean": figure(comparison.latency, money=False),
+            "latency_per_run_s_median": figure(
+                Figure(pa.latency_per_run.median, pb.latency_per_run.median), money=False
+            ),
+            "latency_per_run_s_p95": figure(
+                Figure(pa.latency_per_run.p95, pb.latency_per_run.p95), money=False
+            ),
+            "deferred_latency_per_run_s": figure(
+                Figure(pa.deferred_latency_per_run, pb.deferred_latency_per_run), money=False
+            ),
         },
         "steps": [
             {
@@ -355,6 +387,7 @@ def to_json(comparison: TraceComparison) -> str:
             {
                 "change": "removed" if sign == "-" else "added",
                 "statement": st.text,
+                "kind": _kind(st),
                 "file": policy.path,
                 "line": st.span.line,
             }
@@ -364,7 +397,7 @@ def to_json(comparison: TraceComparison) -> str:
             {
                 "check": c.name,
                 "limit": None if c.limit is None else decimal_text(c.limit),
-                "actual": None if c.actual is None else decimal_text(c.actual),
+                "actual": None if c.actual is None else decimal_text(_six(c.actual)),
                 "passed": c.passed,
             }
             for c in comparison.gate
@@ -372,3 +405,21 @@ def to_json(comparison: TraceComparison) -> str:
         "passed": comparison.passed,
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _kind(statement: nodes.Statement) -> str:
+    """The kind of a statement as the pipeline diff names it: a lever's, require or header."""
+    if isinstance(statement, nodes.Require):
+        return "require"
+    if isinstance(statement, nodes.Header | nodes.Traffic):
+        return "header"
+    return (
+        type(statement)
+        .__name__.lower()
+        .replace("cacheprefix", "cache")
+        .replace("cachehistory", "cache")
+    )
+
+
+def _six(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("1e-6"))
