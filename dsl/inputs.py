@@ -281,7 +281,7 @@ def _validation_diagnostics(error: ValidationError, source: Source, model, data,
                 )
             )
             continue
-        message = problem["msg"].removeprefix("Value error, ")
+        message = _PLAIN.get(problem["type"], problem["msg"].removeprefix("Value error, "))
         where = f"'{dotted}'" if dotted else "the file"
         diagnostics.append(
             source.diagnostic(
@@ -289,6 +289,18 @@ def _validation_diagnostics(error: ValidationError, source: Source, model, data,
             )
         )
     return diagnostics
+
+
+#: pydantic's messages for the commonest problems, in the words of this tool's files.
+_PLAIN = {
+    "missing": "is missing",
+    "bool_type": "must be true or false",
+    "int_type": "must be a whole number",
+    "string_type": "must be text in quotes",
+    "list_type": "must be a list, such as [\"plan\"]",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+}
 
 
 def _dotted(path: tuple) -> str:

@@ -39,7 +39,7 @@ class Threshold(click.ParamType):
                 limit = parse_amount(text, self.kind).value * self.scale
             except UnitProblem as error:
                 self.fail(f"{text!r}: {error}", param, ctx)
-        if not limit.is_finite() or limit < 0:
+        if not limit.is_finite() or limit < 0 or limit.adjusted() > 15:
             self.fail(
                 f"{text!r} is not a limit: give a number of {self.unit}, 0 or more", param, ctx
             )

@@ -280,9 +280,10 @@ def _gate_text(comparison: Comparison, check: GateCheck) -> tuple[str, str]:
             f"cost for {runs:,} runs {change(total.a, total.b, 'money')}",
         )
     if check.name == "max-increase-pct":
+        exact = "" if check.actual is None else f", {check.actual.quantize(Decimal('0.0001'))} %"
         return (
             f"--max-increase-pct {decimal_text(check.limit, min_places=0)}",
-            f"cost {change(total.a, total.b, 'money')}",
+            f"cost {change(total.a, total.b, 'money')}{exact}",
         )
     if check.name == "max-latency-increase":
         latency = comparison.latency
