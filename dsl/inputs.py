@@ -297,7 +297,7 @@ _PLAIN = {
     "bool_type": "must be true or false",
     "int_type": "must be a whole number",
     "string_type": "must be text in quotes",
-    "list_type": "must be a list, such as [\"plan\"]",
+    "list_type": 'must be a list, such as ["plan"]',
     "dict_type": "must be a table",
     "model_type": "must be a table",
 }

@@ -179,7 +179,7 @@ def _cost_lines(explanation: Explanation, item: StepExplanation, *, detail: bool
     groups = _groups(item, detail=detail)
     total = f"× {policy.runs:,} runs = {_usd(result.cost * policy.runs, places=2)}"
     if len(groups) == 1 and groups[0].count == 1:
-        formula = _cost_formula(price, groups[0].call.buckets, groups[0].call.batched)
+        formula = cost_formula(price, groups[0].call.buckets, groups[0].call.batched)
         return [
             f"  {'cost':<8} {formula} = {_usd(result.cost)}",
             f"{_INDENT}{total}",
@@ -188,7 +188,7 @@ def _cost_lines(explanation: Explanation, item: StepExplanation, *, detail: bool
     for index, group in enumerate(groups):
         label = "cost" if index == 0 else ""
         each = " each" if group.count > 1 else ""
-        formula = _cost_formula(price, group.call.buckets, group.call.batched)
+        formula = cost_formula(price, group.call.buckets, group.call.batched)
         lines.append(f"  {label:<8} {_calls(group):<10} {formula} = {_usd(group.call.cost)}{each}")
     terms = " + ".join(
         f"{group.count} × {_plain(group.call.cost)}" if group.count > 1 else _plain(group.call.cost)
@@ -198,7 +198,7 @@ def _cost_lines(explanation: Explanation, item: StepExplanation, *, detail: bool
     return lines
 
 
-def _cost_formula(price: ModelPrice, tokens: Buckets, batched: bool) -> str:
+def cost_formula(price: ModelPrice, tokens: Buckets, batched: bool) -> str:
     terms = [
         f"{_tokens(count)} × {_plain(rate_)} USD/MTok"
         for count, rate_ in (

@@ -82,21 +82,30 @@ def to_document(report: EvalReport) -> dict:
             for rule, after in report.levers
         ],
         "steps": [_step(before, after, policy.runs) for before, after in _pairs(report)],
-        "requires": [
-            {
-                "statement": r.requirement.statement.text,
-                "file": _origin(r.requirement.statement),
-                "line": r.requirement.statement.span.line,
-                "metric": r.requirement.metric,
-                "op": r.requirement.op,
-                "bound": _figure(r.requirement.metric, r.requirement.bound),
-                "actual": _figure(r.requirement.metric, r.actual),
-                "passed": r.passed,
-            }
-            for r in report.requires
-        ],
+        "requires": require_entries(report.requires),
         "warnings": [w.as_dict() for w in policy.warnings],
     }
+
+
+def require_entries(requires, figure=None) -> list[dict]:
+    """The requires as JSON: each statement, where it is written, its bound, actual and verdict.
+
+    ``figure`` writes a bound or an actual value; by default money is an exact decimal string.
+    """
+    figure = figure or _figure
+    return [
+        {
+            "statement": r.requirement.statement.text,
+            "file": _origin(r.requirement.statement),
+            "line": r.requirement.statement.span.line,
+            "metric": r.requirement.metric,
+            "op": r.requirement.op,
+            "bound": figure(r.requirement.metric, r.requirement.bound),
+            "actual": figure(r.requirement.metric, r.actual),
+            "passed": r.passed,
+        }
+        for r in requires
+    ]
 
 
 def _origin(statement) -> str:

@@ -14,8 +14,8 @@ from decimal import Decimal
 from ..compiler import CompiledPolicy, Rule
 from ..diagnostics import PolicyError, did_you_mean
 from ..explain import APPLY_ORDER
-from ..formulas import Buckets
 from ..inputs import Step
+from ..report.explain import cost_formula
 from ..report.numbers import decimal_text, usd
 from .replay import Pass, StepFigures, replay
 
@@ -119,21 +119,8 @@ def _checks(rule: Rule, row: Step, *, failed_only: bool = False) -> str:
 
 def _cost_lines(policy: CompiledPolicy, figures: StepFigures, label: str) -> list[str]:
     price = policy.prices.models[figures.model_after if label == "after" else figures.model]
-    tokens: Buckets = figures.tokens
-    terms = [
-        f"{count:,.0f} tok × {decimal_text(rate, min_places=0)} USD/MTok"
-        for count, rate in (
-            (tokens.uncached, price.input),
-            (tokens.write_5m, price.cache_write_5m),
-            (tokens.write_1h, price.cache_write_1h),
-            (tokens.read, price.cache_read),
-            (tokens.output, price.output),
-        )
-        if count
-    ]
-    formula = f"({' + '.join(terms) or '0'}) / 10^6"
-    if label == "after" and figures.batched_calls:
-        formula += f" × (1 − {decimal_text(price.batch_discount * 100, min_places=0)} %)"
+    batched = label == "after" and figures.batched_calls > 0
+    formula = cost_formula(price, figures.tokens, batched)
     head = "cost" if label == "before" else ""
     return [f"  {head:<8} {label + ':':<7} {formula} = {_money(figures.cost)}"]
 

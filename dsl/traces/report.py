@@ -29,6 +29,7 @@ from ..report.numbers import (
     seconds,
     usd,
 )
+from ..report.render import require_entries
 from .replay import Pass, RunErrors, replay, run_errors
 
 SCHEMA = "agentpolicy.trace-eval/1"
@@ -611,18 +612,7 @@ def to_document(report: TraceReport) -> dict:
             for rule, after in report.levers
         ],
         "steps": [_step(report, after) for after in report.result.steps],
-        "requires": [
-            {
-                "statement": r.requirement.statement.text,
-                "line": r.requirement.statement.span.line,
-                "metric": r.requirement.metric,
-                "op": r.requirement.op,
-                "bound": _require_figure(r.requirement.metric, r.requirement.bound),
-                "actual": _require_figure(r.requirement.metric, r.actual),
-                "passed": r.passed,
-            }
-            for r in report.requires
-        ],
+        "requires": require_entries(report.requires, figure=_require_figure),
         "warnings": [w.as_dict() for w in policy.warnings],
     }
     if report.check is not None:
